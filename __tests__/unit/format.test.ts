@@ -1,0 +1,29 @@
+import { describe, expect, it } from '@jest/globals'
+import { fromJsonItem, itemLine, toJsonItem } from '../../src/backup/format.js'
+import { canonicalItem } from '../../src/verify/digest.js'
+import { everyTypeItem, largeItem } from '../../__fixtures__/items.js'
+
+describe('format.ts', () => {
+  it('round-trips every attribute type through DynamoDB JSON exactly', () => {
+    for (const item of [everyTypeItem('a'), largeItem('b', 'S'), largeItem('c', 'B')]) {
+      const line = itemLine(item)
+      expect(line.endsWith('\n')).toBe(true)
+      const parsed = JSON.parse(line) as { Item: unknown }
+      const back = fromJsonItem(parsed.Item)
+      expect(canonicalItem(back)).toBe(canonicalItem(item))
+      expect(back).toEqual(item)
+    }
+  })
+
+  it('writes numbers as strings and binary as base64', () => {
+    const json = toJsonItem({ n: { N: '12345678901234567890123456789012345678' }, b: { B: new Uint8Array([0, 255]) } })
+    expect(json).toEqual({ n: { N: '12345678901234567890123456789012345678' }, b: { B: 'AP8=' } })
+  })
+
+  it('rejects what is not DynamoDB JSON, naming the attribute path only', () => {
+    expect(() => fromJsonItem({ a: { X: 1 } })).toThrow('item.a')
+    expect(() => fromJsonItem({ a: { S: 1 } })).toThrow('item.a')
+    expect(() => fromJsonItem({ a: { S: 'x', N: '1' } })).toThrow('item.a')
+    expect(() => fromJsonItem([1])).toThrow('not a DynamoDB JSON')
+  })
+})

@@ -1,0 +1,40 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import { ActionError, errorMessage } from '../errors.js'
+import type { TableInfo } from '../dynamo/tables.js'
+import { artifactName } from './artifact.js'
+import { BackupWriter, type BackupResult } from './writer.js'
+
+/** Opens the backup of one source with the run's destinations. */
+export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWriter> {
+  const { inputs, clients } = ctx
+  return BackupWriter.open({
+    source,
+    localRoot: inputs.backupDir,
+    // The local copy is the backup itself when there is no S3 destination, and the
+    // artifact's content when one is asked for; otherwise it is removed once uploaded.
+    keepLocal: inputs.backupArtifact || !inputs.backupS3,
+    ...(inputs.backupS3 ? { s3: { client: clients.s3, location: inputs.backupS3 } } : {}),
+    runLabel: ctx.runLabel
+  })
+}
+
+/** Uploads the verified local backup as a workflow artifact when asked; returns its locations. */
+export async function publishBackup(ctx: RunContext, table: string, result: BackupResult): Promise<string[]> {
+  const locations = [...result.locations]
+  if (ctx.inputs.backupArtifact && result.localDir) {
+    const name = artifactName(table, ctx.runLabel)
+    try {
+      const uploaded = await ctx.artifacts.upload(name, result.localFiles, result.localDir)
+      core.info(`Uploaded backup of '${table}' as artifact '${name}' (${uploaded.size ?? '?'} bytes).`)
+      locations.push(`artifact:${name}`)
+    } catch (error) {
+      throw new ActionError(
+        'backup.artifactFailed',
+        `Uploading the backup of '${table}' as workflow artifact '${name}' failed: ${errorMessage(error)}`,
+        { cause: error }
+      )
+    }
+  }
+  return locations
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { ActionError, errorMessage, errorName } from '../errors.js'
+import type { S3Location } from '../types.js'
+
+export function s3Uri(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`
+}
+
+export function joinKey(...parts: string[]): string {
+  return parts
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .filter((p) => p !== '')
+    .join('/')
+}
+
+/** Fails early, before any write, when the backup bucket cannot be reached. */
+export async function checkBucket(s3: S3Client, location: S3Location): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: location.bucket }))
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+    const why =
+      status === 404 || errorName(error) === 'NotFound'
+        ? 'it does not exist'
+        : status === 403
+          ? 'access is denied (the role needs s3:ListBucket on it)'
+          : errorMessage(error)
+    throw new ActionError(
+      'backup.bucketUnavailable',
+      `Backup bucket '${location.bucket}' cannot be used: ${why}. Check 'backup-s3-uri' and the role's S3 permissions.`,
+      { cause: error }
+    )
+  }
+}
+
+/** Streams a local file to S3 as a multipart upload (never reads it whole into memory). */
+export async function uploadFile(s3: S3Client, bucket: string, key: string, file: string): Promise<void> {
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: createReadStream(file) },
+    partSize: 16 * 1024 * 1024,
+    queueSize: 4,
+    leavePartsOnError: false
+  })
+  await upload.done()
+}
+
+export async function putText(s3: S3Client, bucket: string, key: string, text: string): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: text,
+      ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain'
+    })
+  )
+}
+
+export async function hashStream(stream: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer
+    hash.update(bytes)
+    size += bytes.length
+  }
+  return { sha256: hash.digest('hex'), size }
+}
+
+/** Streams an object back and checks its size and SHA-256 against what was written. */
+export async function readBackObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  expected: { size: number; sha256: string }
+): Promise<void> {
+  const uri = s3Uri(bucket, key)
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+  if (head.ContentLength !== expected.size) {
+    throw new ActionError(
+      'backup.readBackFailed',
+      `Backup object ${uri} has ${head.ContentLength ?? 0} bytes in S3 but ${expected.size} were written.`
+    )
+  }
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+  const actual = await hashStream(object.Body as Readable)
+  if (actual.sha256 !== expected.sha256 || actual.size !== expected.size) {
+    throw new ActionError(
+      'backup.readBackFailed',
+      `Backup object ${uri} read back with SHA-256 ${actual.sha256} (${actual.size} bytes), but ${expected.sha256} (${expected.size} bytes) was written.`
+    )
+  }
+}
+
+export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  return hashStream(createReadStream(file))
+}

@@ -1,0 +1,79 @@
+import * as core from '@actions/core'
+import { createClients, destroyClients, type Clients } from './aws/clients.js'
+import { createArtifactUploader, type ArtifactUploader } from './backup/artifact.js'
+import { runLabelFor, type RunContext } from './context.js'
+import { ActionError, errorMessage } from './errors.js'
+import { getInputs } from './inputs.js'
+import { runBackup } from './modes/backup.js'
+import { runCopy } from './modes/copy.js'
+import { runPlan } from './modes/plan.js'
+import { runVerify } from './modes/verify.js'
+import { checkAccount } from './preflight.js'
+import { setOutputs } from './report/outputs.js'
+import { writeSummary } from './report/summary.js'
+import type { Mode, Report } from './types.js'
+
+const MODES: Record<Mode, ((ctx: RunContext) => Promise<void>) | undefined> = {
+  plan: runPlan,
+  backup: runBackup,
+  copy: runCopy,
+  verify: runVerify,
+  'delete-source': undefined,
+  restore: undefined
+}
+
+export interface RunOverrides {
+  artifacts?: ArtifactUploader
+  progressIntervalMs?: number
+}
+
+/**
+ * The action: read inputs, build clients, guard the account, run the mode. One catch turns
+ * any failure into a failed step; the summary and outputs are written in every outcome.
+ */
+export async function run(overrides: RunOverrides = {}): Promise<void> {
+  const started = Date.now()
+  const report: Report = { mode: 'unknown', pairs: [] }
+  let clients: Clients | undefined
+  try {
+    const inputs = getInputs()
+    report.mode = inputs.mode
+    const mode = MODES[inputs.mode]
+    if (!mode) {
+      throw new ActionError(
+        'input.modeNotAvailable',
+        `Mode '${inputs.mode}' is not available yet in this version. Available: plan, backup, copy, verify.`
+      )
+    }
+    clients = createClients({
+      region: inputs.region,
+      dynamodbEndpoint: inputs.dynamodbEndpoint,
+      s3Endpoint: inputs.s3Endpoint,
+      maxSockets: inputs.writesInFlight + inputs.scanSegments * 2 + 16
+    })
+    const ctx: RunContext = {
+      inputs,
+      clients,
+      report,
+      runLabel: runLabelFor(process.env, new Date(started)),
+      artifacts: overrides.artifacts ?? createArtifactUploader(),
+      progressIntervalMs: overrides.progressIntervalMs ?? 10_000
+    }
+    await checkAccount(ctx)
+    await mode(ctx)
+  } catch (error) {
+    report.error = errorMessage(error)
+    if (error instanceof ActionError) report.errorCode = error.code
+    if (error instanceof Error && error.stack) core.debug(error.stack)
+    core.setFailed(report.error)
+  } finally {
+    report.durationMs = Date.now() - started
+    setOutputs(report)
+    try {
+      await writeSummary(report)
+    } catch (error) {
+      core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+    }
+    if (clients) destroyClients(clients)
+  }
+}

@@ -1,0 +1,34 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import { openBackup, publishBackup } from '../backup/run.js'
+import { runPipeline } from '../pipeline.js'
+import { preflightBackup } from '../preflight.js'
+import { forEachPair } from './pairs.js'
+
+/** backup: one parallel scan of each source into an export-layout backup, read back. */
+export async function runBackup(ctx: RunContext): Promise<void> {
+  const plans = await preflightBackup(ctx)
+  await forEachPair(
+    ctx,
+    plans,
+    async ({ source }, report) => {
+      const backup = await openBackup(ctx, source)
+      const pass = await runPipeline(ctx, {
+        table: source.name,
+        label: `backup ${source.name}`,
+        approximateItems: source.description.ItemCount ?? 0,
+        backup
+      })
+      const result = await backup.finish(pass.digest.summary())
+      report.scanned = pass.scanned
+      report.sourceCount = pass.digest.count
+      report.sourceDigest = pass.digest.digest
+      report.backupLocations = await publishBackup(ctx, source.name, result)
+      report.status = 'backed-up'
+      core.notice(
+        `Backed up ${pass.scanned} items of '${source.name}' to ${report.backupLocations.join(', ')}`
+      )
+    },
+    { stopOnFailure: false }
+  )
+}

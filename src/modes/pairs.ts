@@ -1,0 +1,57 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import { ActionError, errorMessage } from '../errors.js'
+import type { PairReport, TablePair } from '../types.js'
+
+/**
+ * Runs one step per table pair, each in its own log group with its own report entry (added
+ * before it starts, so the summary shows it whatever happens). With `stopOnFailure`, the
+ * pairs after a failure are marked skipped; either way a failure fails the run.
+ */
+export async function forEachPair<P extends { pair: TablePair }>(
+  ctx: RunContext,
+  plans: readonly P[],
+  step: (plan: P, report: PairReport) => Promise<void>,
+  options: { stopOnFailure: boolean }
+): Promise<void> {
+  const reports = plans.map((plan) => {
+    const report: PairReport = { source: plan.pair.source, status: 'pending' }
+    if (plan.pair.target !== undefined) report.target = plan.pair.target
+    ctx.report.pairs.push(report)
+    return report
+  })
+  const failures: PairReport[] = []
+  for (const [index, plan] of plans.entries()) {
+    const report = reports[index] as PairReport
+    if (options.stopOnFailure && failures.length > 0) {
+      report.status = 'skipped'
+      report.error = 'not started: an earlier pair failed'
+      continue
+    }
+    const started = Date.now()
+    const title = plan.pair.target ? `${plan.pair.source} -> ${plan.pair.target}` : plan.pair.source
+    await core.group(title, async () => {
+      try {
+        await step(plan, report)
+      } catch (error) {
+        if (report.status !== 'mismatch') report.status = 'failed'
+        report.error = errorMessage(error)
+        if (error instanceof ActionError) report.errorCode = error.code
+        if (error instanceof Error && error.stack) core.debug(error.stack)
+        failures.push(report)
+        core.error(`${title}: ${report.error}`)
+      } finally {
+        report.durationMs = Date.now() - started
+      }
+    })
+  }
+  if (failures.length > 0) {
+    const first = failures[0] as PairReport
+    throw new ActionError(
+      first.errorCode ?? 'pair.failed',
+      failures.length === 1
+        ? `${first.source}${first.target ? ` -> ${first.target}` : ''}: ${first.error ?? 'failed'}`
+        : `${failures.length} of ${plans.length} pairs failed; first: ${first.source}${first.target ? ` -> ${first.target}` : ''}: ${first.error ?? 'failed'}`
+    )
+  }
+}

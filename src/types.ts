@@ -1,0 +1,81 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+
+export const MODES = ['plan', 'backup', 'copy', 'verify', 'delete-source', 'restore'] as const
+export type Mode = (typeof MODES)[number]
+
+/** One DynamoDB item, exactly as the low-level client returns it (numbers stay strings). */
+export type Item = Record<string, AttributeValue>
+
+/** One `SOURCE -> TARGET` line of the `tables` input. */
+export interface TablePair {
+  /** A table name, or in `restore` a backup location. */
+  source: string
+  /** Absent only for a bare `SOURCE` in `backup`. */
+  target?: string
+}
+
+export interface S3Location {
+  bucket: string
+  /** Key prefix without leading or trailing slash; '' for the bucket root. */
+  prefix: string
+}
+
+export type PairStatus =
+  | 'pending'
+  | 'planned'
+  | 'backed-up'
+  | 'copied'
+  | 'verified'
+  | 'mismatch'
+  | 'deleted'
+  | 'restored'
+  | 'failed'
+  | 'skipped'
+
+export interface DigestSummary {
+  /** Items counted. */
+  count: number
+  /** Order-independent content digest: `sha256-sum:<64 hex>`. */
+  digest: string
+}
+
+export interface KeyDifference {
+  /** The item's key, rendered by describeKey (key attributes only). */
+  key: string
+  kind: 'missing-in-target' | 'differs' | 'only-in-target'
+}
+
+export interface PairReport {
+  source: string
+  target?: string
+  status: PairStatus
+  /** Items read from the source by this run's scan. */
+  scanned?: number
+  /** Items written to the target by this run. */
+  written?: number
+  /** Items counted in the source / target by a full scan. */
+  sourceCount?: number
+  targetCount?: number
+  sourceDigest?: string
+  targetDigest?: string
+  verified?: boolean
+  /** How the copy was proven: equal digests, or every source item found by key. */
+  verification?: 'digest' | 'by-key'
+  differences?: KeyDifference[]
+  backupLocations?: string[]
+  durationMs?: number
+  /** Plain-language reason when status is failed or skipped. */
+  error?: string
+  errorCode?: string
+  /** Mode-specific details rendered in the summary (plan, gates). */
+  notes?: string[]
+  plan?: unknown
+}
+
+export interface Report {
+  mode: Mode | 'unknown'
+  pairs: PairReport[]
+  error?: string
+  errorCode?: string
+  durationMs?: number
+}

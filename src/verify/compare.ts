@@ -1,0 +1,120 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import { keyAttributeNames, type TableInfo } from '../dynamo/tables.js'
+import { runPipeline } from '../pipeline.js'
+import type { KeyDifference, PairReport } from '../types.js'
+import type { ContentDigest } from './digest.js'
+import { KeyLookup } from './lookup.js'
+
+export const MAX_REPORTED_DIFFERENCES = 20
+
+function lookupIn(ctx: RunContext, table: string, keyAttributes: string[], kind: KeyDifference['kind'], limit: number): KeyLookup {
+  return new KeyLookup(ctx.clients.dynamodb, {
+    table,
+    keyAttributes,
+    maxInFlight: Math.max(2, Math.floor(ctx.inputs.writesInFlight / 2)),
+    retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+    missingKind: kind,
+    exampleLimit: limit,
+    ...(ctx.sleep ? { sleep: ctx.sleep } : {})
+  })
+}
+
+/**
+ * Names up to `limit` keys that differ between two tables whose digests differ. Only the
+ * digest buckets that differ are looked at: first source items there are looked up in the
+ * target (missing or different), then target items there are looked up in the source
+ * (only in the target). Memory stays bounded: nothing is collected but the examples.
+ */
+export async function findDifferences(
+  ctx: RunContext,
+  source: TableInfo,
+  target: string,
+  buckets: Set<number>,
+  limit = MAX_REPORTED_DIFFERENCES
+): Promise<KeyDifference[]> {
+  const keys = keyAttributeNames(source.description)
+  const forward = lookupIn(ctx, target, keys, 'missing-in-target', limit)
+  await runPipeline(ctx, {
+    table: source.name,
+    label: `finding differences in ${source.name}`,
+    approximateItems: 0,
+    lookup: forward,
+    lookupBuckets: buckets,
+    shouldStop: () => forward.examples.length >= limit
+  })
+  const examples = forward.examples.slice(0, limit)
+  if (examples.length < limit) {
+    const backward = lookupIn(ctx, source.name, keys, 'only-in-target', limit - examples.length)
+    await runPipeline(ctx, {
+      table: target,
+      label: `finding differences in ${target}`,
+      approximateItems: 0,
+      lookup: backward,
+      lookupBuckets: buckets,
+      shouldStop: () => backward.examples.length >= limit - examples.length
+    })
+    // Items that differ were found in the first pass already.
+    examples.push(...backward.examples.filter((e) => e.kind === 'only-in-target'))
+  }
+  return examples.slice(0, limit)
+}
+
+/** Fills the report's digest fields and decides `verified` from two full-table digests. */
+export async function judgeDigests(
+  ctx: RunContext,
+  report: PairReport,
+  source: TableInfo,
+  target: string,
+  sourceDigest: ContentDigest,
+  targetDigest: ContentDigest
+): Promise<boolean> {
+  report.sourceCount = sourceDigest.count
+  report.targetCount = targetDigest.count
+  report.sourceDigest = sourceDigest.digest
+  report.targetDigest = targetDigest.digest
+  report.verification = 'digest'
+  const equal = sourceDigest.count === targetDigest.count && sourceDigest.digest === targetDigest.digest
+  report.verified = equal
+  if (!equal) {
+    core.info(`'${source.name}' and '${target}' differ; looking for the differing keys.`)
+    report.differences = await findDifferences(ctx, source, target, sourceDigest.differingBuckets(targetDigest))
+  }
+  return equal
+}
+
+/**
+ * Proves that every source item is in the target, unchanged, by key (the target may hold
+ * more). Scans the source once, looking every item up in the target with BatchGetItem, and
+ * digests the target alongside for the counts.
+ */
+export async function verifyContained(
+  ctx: RunContext,
+  report: PairReport,
+  source: TableInfo,
+  target: TableInfo
+): Promise<boolean> {
+  const keys = keyAttributeNames(source.description)
+  const lookup = lookupIn(ctx, target.name, keys, 'missing-in-target', MAX_REPORTED_DIFFERENCES)
+  const [sourcePass, targetPass] = await Promise.all([
+    runPipeline(ctx, {
+      table: source.name,
+      label: `verify ${source.name} by key in ${target.name}`,
+      approximateItems: source.description.ItemCount ?? 0,
+      lookup
+    }),
+    runPipeline(ctx, {
+      table: target.name,
+      label: `digest ${target.name}`,
+      approximateItems: target.description.ItemCount ?? 0
+    })
+  ])
+  report.sourceCount = sourcePass.digest.count
+  report.targetCount = targetPass.digest.count
+  report.sourceDigest = sourcePass.digest.digest
+  report.targetDigest = targetPass.digest.digest
+  report.verification = 'by-key'
+  report.verified = lookup.differences === 0
+  if (!report.verified) report.differences = lookup.examples
+  return report.verified
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto'
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import type { DigestSummary, Item } from '../types.js'
+
+/**
+ * DynamoDB stores numbers as decimals and returns them normalised (no leading or trailing
+ * zeros, no exponent, "-0" as "0"). Two spellings of one number must hash alike, so the
+ * canonical form is `<sign><significant digits>e<exponent>`: value = digits × 10^exponent.
+ */
+export function normalizeNumber(text: string): string {
+  const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text)
+  if (!match || (match[2] === '' && (match[3] ?? '') === '')) return `?${text}`
+  const sign = match[1] === '-' ? '-' : ''
+  const fraction = match[3] ?? ''
+  let digits = `${match[2]}${fraction}`.replace(/^0+/, '')
+  let exponent = Number(match[4] ?? '0') - fraction.length
+  if (digits === '') return '0'
+  const trailing = /0+$/.exec(digits)
+  if (trailing) {
+    digits = digits.slice(0, -trailing[0].length)
+    exponent += trailing[0].length
+  }
+  return `${sign}${digits}e${exponent}`
+}
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+const sortedStrings = (values: string[]): string[] =>
+  [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+
+/**
+ * Canonical text of one attribute value: type-tagged, map keys sorted, set members sorted,
+ * numbers normalised, binary as base64. Equal values give equal text whatever the order
+ * DynamoDB returned them in.
+ */
+export function canonicalValue(value: AttributeValue): string {
+  if (value.S !== undefined) return `{"S":${JSON.stringify(value.S)}}`
+  if (value.N !== undefined) return `{"N":"${normalizeNumber(value.N)}"}`
+  if (value.B !== undefined) return `{"B":"${base64(value.B)}"}`
+  if (value.BOOL !== undefined) return value.BOOL ? '{"BOOL":true}' : '{"BOOL":false}'
+  if (value.NULL !== undefined) return '{"NULL":true}'
+  if (value.SS !== undefined) return `{"SS":${JSON.stringify(sortedStrings(value.SS))}}`
+  if (value.NS !== undefined)
+    return `{"NS":${JSON.stringify(sortedStrings(value.NS.map(normalizeNumber)))}}`
+  if (value.BS !== undefined) return `{"BS":${JSON.stringify(sortedStrings(value.BS.map(base64)))}}`
+  if (value.L !== undefined) return `{"L":[${value.L.map(canonicalValue).join(',')}]}`
+  if (value.M !== undefined) return `{"M":${canonicalMap(value.M)}}`
+  throw new Error(`Unsupported attribute type: ${Object.keys(value).join(',') || 'empty'}`)
+}
+
+function canonicalMap(map: Record<string, AttributeValue>): string {
+  const names = sortedStrings(Object.keys(map))
+  const parts: string[] = []
+  for (const name of names) {
+    const value = map[name]
+    if (value !== undefined) parts.push(`${JSON.stringify(name)}:${canonicalValue(value)}`)
+  }
+  return `{${parts.join(',')}}`
+}
+
+export function canonicalItem(item: Item): string {
+  return canonicalMap(item)
+}
+
+/** SHA-256 of the item's canonical text. */
+export function itemHash(item: Item): Buffer {
+  return createHash('sha256').update(canonicalItem(item)).digest()
+}
+
+const BUCKETS = 256
+const MASK = (1n << 256n) - 1n
+
+/**
+ * Order-independent digest of a multiset of items: the per-item SHA-256 values added modulo
+ * 2^256 (a duplicated item changes the sum, unlike XOR). Kept in 256 buckets by the hash's
+ * first byte, so two digests that differ point at the buckets holding the differences, and
+ * digests of disjoint parts of a table (scan segments, matrix jobs) merge by addition.
+ */
+export class ContentDigest {
+  private readonly sums: bigint[] = new Array<bigint>(BUCKETS).fill(0n)
+  private readonly counts: number[] = new Array<number>(BUCKETS).fill(0)
+
+  add(item: Item): Buffer {
+    const hash = itemHash(item)
+    this.addHash(hash)
+    return hash
+  }
+
+  addHash(hash: Buffer): void {
+    const bucket = hash[0] ?? 0
+    this.sums[bucket] = ((this.sums[bucket] ?? 0n) + BigInt(`0x${hash.toString('hex')}`)) & MASK
+    this.counts[bucket] = (this.counts[bucket] ?? 0) + 1
+  }
+
+  merge(other: ContentDigest): void {
+    for (let b = 0; b < BUCKETS; b++) {
+      this.sums[b] = ((this.sums[b] ?? 0n) + (other.sums[b] ?? 0n)) & MASK
+      this.counts[b] = (this.counts[b] ?? 0) + (other.counts[b] ?? 0)
+    }
+  }
+
+  get count(): number {
+    return this.counts.reduce((a, b) => a + b, 0)
+  }
+
+  get digest(): string {
+    const total = this.sums.reduce((a, b) => (a + b) & MASK, 0n)
+    return `sha256-sum:${total.toString(16).padStart(64, '0')}`
+  }
+
+  summary(): DigestSummary {
+    return { count: this.count, digest: this.digest }
+  }
+
+  /** Buckets whose count or sum differ from the other digest's. */
+  differingBuckets(other: ContentDigest): Set<number> {
+    const differing = new Set<number>()
+    for (let b = 0; b < BUCKETS; b++) {
+      if (this.sums[b] !== other.sums[b] || this.counts[b] !== other.counts[b]) differing.add(b)
+    }
+    return differing
+  }
+
+  static bucketOf(hash: Buffer): number {
+    return hash[0] ?? 0
+  }
+}
