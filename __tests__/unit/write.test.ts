@@ -46,7 +46,9 @@ function makeWriter(overrides: Partial<ConstructorParameters<typeof BatchWriter>
 const items = (n: number, prefix = 'k'): Item[] => Array.from({ length: n }, (_, i) => sizedItem(`${prefix}${i}`, i, 100))
 
 describe('write.ts', () => {
-  beforeEach(() => ddb.reset())
+  beforeEach(() => {
+    ddb.reset()
+  })
 
   it('writes in batches of at most 25', async () => {
     ddb.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} })
