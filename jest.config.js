@@ -14,6 +14,7 @@ const base = {
 export default {
   collectCoverageFrom: ['src/**/*.ts'],
   coverageReporters: ['text-summary', 'lcov'],
+  testTimeout: 180_000,
   globalSetup: './__tests__/support/global-setup.ts',
   globalTeardown: './__tests__/support/global-teardown.ts',
   projects: [

@@ -60,7 +60,8 @@ export async function putText(s3: S3Client, bucket: string, key: string, text: s
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: text,
+      Body: Buffer.from(text, 'utf8'),
+      ContentLength: Buffer.byteLength(text),
       ContentType: key.endsWith('.json') ? 'application/json' : 'text/plain'
     })
   )

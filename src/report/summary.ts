@@ -1,3 +1,4 @@
+import { appendFile } from 'node:fs/promises'
 import * as core from '@actions/core'
 import type { PairPlan } from '../modes/plan.js'
 import type { PairReport, Report } from '../types.js'
@@ -104,11 +105,15 @@ export function renderSummary(report: Report): string {
   return `${heading}\n${error}\n${pairs}\n${duration}\n`
 }
 
-/** Appends the summary to GITHUB_STEP_SUMMARY; a missing file is only a warning. */
-export async function writeSummary(report: Report): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) {
+/**
+ * Appends the summary to GITHUB_STEP_SUMMARY, as core.summary.write() does; read from the
+ * environment each time (core.summary keeps the first path it saw for the process).
+ */
+export async function writeSummary(report: Report, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const file = env.GITHUB_STEP_SUMMARY
+  if (!file) {
     core.debug('GITHUB_STEP_SUMMARY is not set; no job summary written.')
     return
   }
-  await core.summary.addRaw(renderSummary(report), true).write()
+  await appendFile(file, renderSummary(report), 'utf8')
 }
