@@ -9,7 +9,15 @@ const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text))
 /** One item with every attribute type DynamoDB has, deep nesting and edge values. */
 export function everyTypeItem(id: string): Item {
   const deep = (level: number): AttributeValue =>
-    level === 0 ? { S: 'bottom' } : { M: { level: { N: String(level) }, next: deep(level - 1), list: { L: [{ N: '1' }, { S: '' }] } } }
+    level === 0
+      ? { S: 'bottom' }
+      : {
+          M: {
+            level: { N: String(level) },
+            next: deep(level - 1),
+            list: { L: [{ N: '1' }, { S: '' }] }
+          }
+        }
   return {
     pk: { S: id },
     sk: { N: '1' },
@@ -17,7 +25,9 @@ export function everyTypeItem(id: string): Item {
     empty: { S: '' },
     unicode: { S: 'Grüße, 世界 🎉 "quoted" \\ back\nslash' },
     bigInt: { N: '12345678901234567890123456789012345678' },
-    bigNegative: { N: '-0.00000000000000000000000000000000000012345678901234567890123456789012345678' },
+    bigNegative: {
+      N: '-0.00000000000000000000000000000000000012345678901234567890123456789012345678'
+    },
     tiny: { N: '1E-130' },
     huge: { N: '9.9999999999999999999999999999999999999E+125' },
     decimal: { N: '0.1000000000000000000001' },

@@ -18,7 +18,10 @@ export interface RunContext {
 }
 
 export function runLabelFor(env: NodeJS.ProcessEnv, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   const run = env.GITHUB_RUN_ID ? `-run${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}` : ''
   return `${stamp}${run}`
 }

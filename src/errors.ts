@@ -44,3 +44,8 @@ export function errorName(error: unknown): string {
 export function isNamed(error: unknown, ...names: string[]): boolean {
   return names.includes(errorName(error))
 }
+
+/** Anything thrown, as an Error (kept as is when it already is one). */
+export function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error))
+}

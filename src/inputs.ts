@@ -222,7 +222,10 @@ export function resolveRegion(input: string, env: NodeJS.ProcessEnv): string {
     )
   }
   if (!/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) {
-    throw new InputError('input.badRegion', `'${region}' is not an AWS region name (e.g. eu-west-1).`)
+    throw new InputError(
+      'input.badRegion',
+      `'${region}' is not an AWS region name (e.g. eu-west-1).`
+    )
   }
   return region
 }
@@ -241,8 +244,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
     region: resolveRegion(read(INPUTS.region), env),
     backupArtifact: parseBoolean(read(INPUTS.backupArtifact), INPUTS.backupArtifact, false),
     backupDir:
-      read(INPUTS.backupDir) ||
-      path.join(env.RUNNER_TEMP || os.tmpdir(), 'dynamodb-backups'),
+      read(INPUTS.backupDir) || path.join(env.RUNNER_TEMP || os.tmpdir(), 'dynamodb-backups'),
     createTarget: parseBoolean(read(INPUTS.createTarget), INPUTS.createTarget, false),
     allowNonEmptyTarget: parseBoolean(
       read(INPUTS.allowNonEmptyTarget),
@@ -255,7 +257,13 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
     githubToken,
     dynamodbEndpoint: read(INPUTS.dynamodbEndpoint),
     s3Endpoint: read(INPUTS.s3Endpoint),
-    scanSegments: parseInteger(read(INPUTS.scanSegments), INPUTS.scanSegments, DEFAULTS.scanSegments, 1, 1000),
+    scanSegments: parseInteger(
+      read(INPUTS.scanSegments),
+      INPUTS.scanSegments,
+      DEFAULTS.scanSegments,
+      1,
+      1000
+    ),
     writesInFlight: parseInteger(
       read(INPUTS.writesInFlight),
       INPUTS.writesInFlight,
@@ -282,7 +290,10 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
   for (const endpoint of [INPUTS.dynamodbEndpoint, INPUTS.s3Endpoint] as const) {
     const value = read(endpoint)
     if (value !== '' && !/^https?:\/\/[^\s]+$/.test(value)) {
-      throw new InputError('input.badEndpoint', `Input '${endpoint}' must be an http(s) URL, not '${value}'.`)
+      throw new InputError(
+        'input.badEndpoint',
+        `Input '${endpoint}' must be an http(s) URL, not '${value}'.`
+      )
     }
   }
   return inputs

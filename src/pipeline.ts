@@ -36,10 +36,19 @@ export interface PipelineResult {
  * by key, then the scan moves on. Backup, copy and verify all run through here, so the
  * source is read once whatever the mode needs from it.
  */
-export async function runPipeline(ctx: RunContext, options: PipelineOptions): Promise<PipelineResult> {
+export async function runPipeline(
+  ctx: RunContext,
+  options: PipelineOptions
+): Promise<PipelineResult> {
   const started = Date.now()
   const digest = new ContentDigest()
-  const progress = new Progress(options.label, options.approximateItems, (line) => core.info(line), Date.now, ctx.progressIntervalMs)
+  const progress = new Progress(
+    options.label,
+    options.approximateItems,
+    (line) => core.info(line),
+    Date.now,
+    ctx.progressIntervalMs
+  )
   let retries = 0
   try {
     const totals = await scanTable(
@@ -81,9 +90,17 @@ export async function runPipeline(ctx: RunContext, options: PipelineOptions): Pr
     )
     await options.writer?.flush()
     await options.lookup?.finish()
-    if (retries > 0) core.info(`Scan of '${options.table}' recovered from ${retries} throttled or failed request(s).`)
+    if (retries > 0)
+      core.info(
+        `Scan of '${options.table}' recovered from ${retries} throttled or failed request(s).`
+      )
     core.info(progress.line())
-    return { digest, scanned: totals.items, readCapacity: totals.consumedCapacity, durationMs: Date.now() - started }
+    return {
+      digest,
+      scanned: totals.items,
+      readCapacity: totals.consumedCapacity,
+      durationMs: Date.now() - started
+    }
   } catch (error) {
     // Let the calls already in flight settle before the error leaves the pipeline.
     await options.writer?.flush().catch(() => undefined)

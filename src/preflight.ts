@@ -174,7 +174,11 @@ export async function preflightVerify(
  * A copy needs a backup that outlives the job: S3 or a workflow artifact (the runner's disk
  * is wiped when the job ends). A backup-only run may keep just the local folder.
  */
-async function checkBackupDestination(ctx: RunContext, problems: Problems, required: boolean): Promise<void> {
+async function checkBackupDestination(
+  ctx: RunContext,
+  problems: Problems,
+  required: boolean
+): Promise<void> {
   const { inputs } = ctx
   if (!inputs.backupS3 && !inputs.backupArtifact) {
     if (required) {
@@ -193,7 +197,10 @@ async function checkBackupDestination(ctx: RunContext, problems: Problems, requi
     try {
       await checkBucket(ctx.clients.s3, inputs.backupS3)
     } catch (error) {
-      problems.add(error instanceof ActionError ? error.code : 'backup.bucketUnavailable', errorMessage(error))
+      problems.add(
+        error instanceof ActionError ? error.code : 'backup.bucketUnavailable',
+        errorMessage(error)
+      )
     }
   }
 }

@@ -1,8 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
-import { ddbEndpoint, localDynamoClient, localS3Client, motoEndpoint, uniqueName } from '../support/env.js'
-import { canonicalContents, createTable, indexedDefinition, seed, tableDefinition } from '../support/tables.js'
+import {
+  ddbEndpoint,
+  localDynamoClient,
+  localS3Client,
+  motoEndpoint,
+  uniqueName
+} from '../support/env.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  seed,
+  tableDefinition
+} from '../support/tables.js'
 import { readS3Backup, listKeys } from '../support/backups.js'
 import { runAction } from '../support/action.js'
 import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
@@ -14,7 +26,9 @@ const bucket = uniqueName('backups')
 
 function sourceItems(count: number): Item[] {
   return [
-    ...Array.from({ length: count }, (_, i) => sizedItem(`order-${i % 97}`, i, 300 + (i % 7) * 100)),
+    ...Array.from({ length: count }, (_, i) =>
+      sizedItem(`order-${i % 97}`, i, 300 + (i % 7) * 100)
+    ),
     everyTypeItem('every-type-1'),
     everyTypeItem('every-type-2'),
     largeItem('large-s', 'S'),
@@ -56,7 +70,12 @@ describe('copy (DynamoDB Local + S3)', () => {
     expect(result.outputs.verified).toBe('true')
     const pair = result.report.pairs[0]!
     expect(pair).toMatchObject({ source, target, status: 'verified', verified: true })
-    expect(pair.counts).toEqual({ scanned: items.length, written: items.length, source: items.length, target: items.length })
+    expect(pair.counts).toEqual({
+      scanned: items.length,
+      written: items.length,
+      source: items.length,
+      target: items.length
+    })
     expect(pair.digests.source).toBe(pair.digests.target)
 
     const expected = await canonicalContents(ddb, source)
@@ -69,32 +88,51 @@ describe('copy (DynamoDB Local + S3)', () => {
     const backup = await readS3Backup(s3, s3Folder)
     expect(backup.items).toEqual(expected)
     expect(backup.summary.itemCount).toBe(items.length)
-    expect(backup.summary.dynamodbTableMover.contentDigest).toEqual({ count: items.length, digest: pair.digests.source })
+    expect(backup.summary.dynamodbTableMover.contentDigest).toEqual({
+      count: items.length,
+      digest: pair.digests.source
+    })
     expect(backup.files.reduce((n, f) => n + f.itemCount, 0)).toBe(items.length)
     expect(backup.description.table.TableName).toBe(source)
 
     // Item values never reach the log, the summary or the outputs.
-    for (const text of [result.log, result.summary, JSON.stringify(result.outputs)]) expect(text).not.toContain(SENTINEL)
+    for (const text of [result.log, result.summary, JSON.stringify(result.outputs)])
+      expect(text).not.toContain(SENTINEL)
     expect(result.summary).toContain('verified')
   })
 
   it('creates a missing target as a clone of the source', async () => {
     const source = uniqueName('clone-src')
     const target = uniqueName('clone-dst')
-    await createTable(ddb, indexedDefinition(source, { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' } }))
+    await createTable(
+      ddb,
+      indexedDefinition(source, {
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' }
+      })
+    )
     await seed(ddb, source, sourceItems(50))
-    const result = await runAction(baseInputs({ tables: `${source} -> ${target}`, 'create-target': 'true' }))
+    const result = await runAction(
+      baseInputs({ tables: `${source} -> ${target}`, 'create-target': 'true' })
+    )
     expect(result.report.error).toBeUndefined()
     expect(result.outputs.verified).toBe('true')
     const created = (await ddb.send(new DescribeTableCommand({ TableName: target }))).Table!
     expect(created.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byName'])
     expect(created.LocalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['pkByName'])
-    expect(created.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' })
+    expect(created.StreamSpecification).toEqual({
+      StreamEnabled: true,
+      StreamViewType: 'NEW_IMAGE'
+    })
     expect(await canonicalContents(ddb, target)).toEqual(await canonicalContents(ddb, source))
   })
 
   it.each([
-    ['a missing target', 'preflight.missingTarget', async (_s: string, _t: string) => undefined, {}],
+    [
+      'a missing target',
+      'preflight.missingTarget',
+      async (_s: string, _t: string) => undefined,
+      {}
+    ],
     [
       'a non-empty target',
       'preflight.targetNotEmpty',
@@ -108,7 +146,13 @@ describe('copy (DynamoDB Local + S3)', () => {
       'a key mismatch',
       'preflight.definitionMismatch',
       async (_s: string, t: string) => {
-        await createTable(ddb, tableDefinition(t, { AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] }))
+        await createTable(
+          ddb,
+          tableDefinition(t, {
+            AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+            KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }]
+          })
+        )
       },
       {}
     ],
@@ -139,7 +183,9 @@ describe('copy (DynamoDB Local + S3)', () => {
   })
 
   it('reports every problem of every pair at once', async () => {
-    const result = await runAction(baseInputs({ tables: 'missing-one -> other-one\nmissing-two -> other-two' }))
+    const result = await runAction(
+      baseInputs({ tables: 'missing-one -> other-one\nmissing-two -> other-two' })
+    )
     expect(result.failed).toBe(true)
     expect(result.report.error).toMatch(/^4 problems, nothing was written/)
     expect(result.report.error).toContain("Source table 'missing-two' does not exist")
@@ -152,7 +198,9 @@ describe('copy (DynamoDB Local + S3)', () => {
     await createTable(ddb, indexedDefinition(target))
     await seed(ddb, source, sourceItems(40))
     await seed(ddb, target, [sizedItem('app-wrote-this', 1)])
-    const result = await runAction(baseInputs({ tables: `${source} -> ${target}`, 'allow-non-empty-target': 'true' }))
+    const result = await runAction(
+      baseInputs({ tables: `${source} -> ${target}`, 'allow-non-empty-target': 'true' })
+    )
     expect(result.report.error).toBeUndefined()
     const pair = result.report.pairs[0]!
     expect(pair.verified).toBe(true)

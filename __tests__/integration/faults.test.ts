@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import { ddbEndpoint, localDynamoClient, localS3Client, motoEndpoint, uniqueName } from '../support/env.js'
+import {
+  ddbEndpoint,
+  localDynamoClient,
+  localS3Client,
+  motoEndpoint,
+  uniqueName
+} from '../support/env.js'
 import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { readS3Backup } from '../support/backups.js'
@@ -38,7 +44,13 @@ describe('copy through a fault-injecting proxy', () => {
 
     proxy.resetStats()
     proxy.setFaults({
-      BatchWriteItem: { unprocessed: 0.35, throttle: 0.1, serverError: 0.05, drop: 0.03, dropAfterForward: 0.05 },
+      BatchWriteItem: {
+        unprocessed: 0.35,
+        throttle: 0.1,
+        serverError: 0.05,
+        drop: 0.03,
+        dropAfterForward: 0.05
+      },
       Scan: { throttle: 0.1, serverError: 0.05, drop: 0.05 },
       BatchGetItem: { unprocessed: 0.3, throttle: 0.1 }
     })
@@ -60,17 +72,28 @@ describe('copy through a fault-injecting proxy', () => {
     expect(injected.BatchWriteItem?.serverError ?? 0).toBeGreaterThan(0)
     expect(injected.BatchWriteItem?.drop ?? 0).toBeGreaterThan(0)
     expect(injected.BatchWriteItem?.dropAfterForward ?? 0).toBeGreaterThan(0)
-    expect((injected.Scan?.throttle ?? 0) + (injected.Scan?.serverError ?? 0) + (injected.Scan?.drop ?? 0)).toBeGreaterThan(0)
+    expect(
+      (injected.Scan?.throttle ?? 0) +
+        (injected.Scan?.serverError ?? 0) +
+        (injected.Scan?.drop ?? 0)
+    ).toBeGreaterThan(0)
 
     expect(result.report.error).toBeUndefined()
     expect(result.outputs.verified).toBe('true')
     const pair = result.report.pairs[0]!
-    expect(pair.counts).toEqual({ scanned: items.length, written: items.length, source: items.length, target: items.length })
+    expect(pair.counts).toEqual({
+      scanned: items.length,
+      written: items.length,
+      source: items.length,
+      target: items.length
+    })
     const expected = await canonicalContents(ddb, source)
     expect(await canonicalContents(ddb, target)).toEqual(expected)
     const backup = await readS3Backup(s3, pair.backupLocations[0]!)
     expect(backup.items).toEqual(expected)
-    expect(result.log).toMatch(/unprocessed item\(s\) and \d+ throttled or failed call\(s\); all were retried until written/)
+    expect(result.log).toMatch(
+      /unprocessed item\(s\) and \d+ throttled or failed call\(s\); all were retried until written/
+    )
     expect(result.log).not.toContain(SENTINEL)
   })
 
@@ -79,7 +102,11 @@ describe('copy through a fault-injecting proxy', () => {
     const target = uniqueName('stuck-dst')
     await createTable(ddb, indexedDefinition(source))
     await createTable(ddb, indexedDefinition(target))
-    await seed(ddb, source, Array.from({ length: 30 }, (_, i) => sizedItem(`s${i}`, i, 100)))
+    await seed(
+      ddb,
+      source,
+      Array.from({ length: 30 }, (_, i) => sizedItem(`s${i}`, i, 100))
+    )
     proxy.setFaults({ BatchWriteItem: { throttle: 1 } })
     const result = await runAction({
       mode: 'copy',
@@ -92,7 +119,9 @@ describe('copy through a fault-injecting proxy', () => {
     proxy.setFaults({})
     expect(result.failed).toBe(true)
     expect(result.report.errorCode).toBe('write.gaveUp')
-    expect(result.report.error).toMatch(/Gave up writing \d+ item\(s\) to table '.*' after \d+ attempts/)
+    expect(result.report.error).toMatch(
+      /Gave up writing \d+ item\(s\) to table '.*' after \d+ attempts/
+    )
     expect(result.report.error).toMatch(/pk="s\d+", sk=\d+/)
     expect(result.report.error).not.toContain(SENTINEL)
     expect(result.outputs.verified).toBe('false')

@@ -4,8 +4,20 @@ import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ddbEndpoint, localDynamoClient, localS3Client, motoEndpoint, uniqueName } from '../support/env.js'
-import { canonicalContents, createTable, indexedDefinition, seed, tableDefinition } from '../support/tables.js'
+import {
+  ddbEndpoint,
+  localDynamoClient,
+  localS3Client,
+  motoEndpoint,
+  uniqueName
+} from '../support/env.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  seed,
+  tableDefinition
+} from '../support/tables.js'
 import { readLocalBackup, readS3Backup } from '../support/backups.js'
 import { FakeArtifacts, runAction } from '../support/action.js'
 import { everyTypeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
@@ -31,7 +43,10 @@ async function twinTables(count: number): Promise<[string, string]> {
   const target = uniqueName('v-dst')
   await createTable(ddb, indexedDefinition(source))
   await createTable(ddb, indexedDefinition(target))
-  const items = [...Array.from({ length: count }, (_, i) => sizedItem(`p${i % 31}`, i, 150)), everyTypeItem('every')]
+  const items = [
+    ...Array.from({ length: count }, (_, i) => sizedItem(`p${i % 31}`, i, 150)),
+    everyTypeItem('every')
+  ]
   await seed(ddb, source, items)
   // The target gets the same items written in another order.
   await seed(ddb, target, [...items].reverse())
@@ -41,7 +56,11 @@ async function twinTables(count: number): Promise<[string, string]> {
 describe('verify', () => {
   it('verifies equal tables by count and digest', async () => {
     const [source, target] = await twinTables(500)
-    const result = await runAction({ mode: 'verify', tables: `${source} -> ${target}`, ...endpoints })
+    const result = await runAction({
+      mode: 'verify',
+      tables: `${source} -> ${target}`,
+      ...endpoints
+    })
     expect(result.report.error).toBeUndefined()
     expect(result.outputs.verified).toBe('true')
     const pair = result.report.pairs[0]!
@@ -52,10 +71,21 @@ describe('verify', () => {
 
   it('names the differing keys (and never values) when tables differ', async () => {
     const [source, target] = await twinTables(500)
-    await ddb.send(new PutItemCommand({ TableName: target, Item: { ...sizedItem('p3', 3, 150), name: { S: `changed ${SENTINEL}` } } }))
-    await ddb.send(new DeleteItemCommand({ TableName: target, Key: { pk: { S: 'p10' }, sk: { N: '10' } } }))
+    await ddb.send(
+      new PutItemCommand({
+        TableName: target,
+        Item: { ...sizedItem('p3', 3, 150), name: { S: `changed ${SENTINEL}` } }
+      })
+    )
+    await ddb.send(
+      new DeleteItemCommand({ TableName: target, Key: { pk: { S: 'p10' }, sk: { N: '10' } } })
+    )
     await ddb.send(new PutItemCommand({ TableName: target, Item: sizedItem('extra', 9999, 150) }))
-    const result = await runAction({ mode: 'verify', tables: `${source} -> ${target}`, ...endpoints })
+    const result = await runAction({
+      mode: 'verify',
+      tables: `${source} -> ${target}`,
+      ...endpoints
+    })
     expect(result.failed).toBe(true)
     expect(result.outputs.verified).toBe('false')
     const pair = result.report.pairs[0]!
@@ -69,15 +99,25 @@ describe('verify', () => {
     )
     expect(pair.differences).toHaveLength(3)
     expect(result.summary).toContain('pk=&quot;p10&quot;, sk=10')
-    for (const text of [result.log, result.summary, JSON.stringify(result.outputs)]) expect(text).not.toContain(SENTINEL)
+    for (const text of [result.log, result.summary, JSON.stringify(result.outputs)])
+      expect(text).not.toContain(SENTINEL)
   })
 
   it('lists at most 20 differing keys', async () => {
     const [source, target] = await twinTables(300)
     for (let i = 0; i < 40; i++) {
-      await ddb.send(new DeleteItemCommand({ TableName: target, Key: { pk: { S: `p${i % 31}` }, sk: { N: String(i) } } }))
+      await ddb.send(
+        new DeleteItemCommand({
+          TableName: target,
+          Key: { pk: { S: `p${i % 31}` }, sk: { N: String(i) } }
+        })
+      )
     }
-    const result = await runAction({ mode: 'verify', tables: `${source} -> ${target}`, ...endpoints })
+    const result = await runAction({
+      mode: 'verify',
+      tables: `${source} -> ${target}`,
+      ...endpoints
+    })
     expect(result.report.pairs[0]!.differences).toHaveLength(20)
     expect(result.report.pairs[0]!.counts.target).toBe(261)
   })
@@ -86,8 +126,18 @@ describe('verify', () => {
     const source = uniqueName('v-src')
     const target = uniqueName('v-dst')
     await createTable(ddb, tableDefinition(source))
-    await createTable(ddb, tableDefinition(target, { AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] }))
-    const result = await runAction({ mode: 'verify', tables: `${source} -> ${target}`, ...endpoints })
+    await createTable(
+      ddb,
+      tableDefinition(target, {
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }]
+      })
+    )
+    const result = await runAction({
+      mode: 'verify',
+      tables: `${source} -> ${target}`,
+      ...endpoints
+    })
     expect(result.report.errorCode).toBe('preflight.definitionMismatch')
   })
 })
@@ -96,11 +146,20 @@ describe('backup', () => {
   it('backs a bare source up to S3 and as an artifact, read back', async () => {
     const source = uniqueName('b-src')
     await createTable(ddb, indexedDefinition(source))
-    const items = [...Array.from({ length: 700 }, (_, i) => sizedItem(`b${i % 13}`, i, 400)), everyTypeItem('every')]
+    const items = [
+      ...Array.from({ length: 700 }, (_, i) => sizedItem(`b${i % 13}`, i, 400)),
+      everyTypeItem('every')
+    ]
     await seed(ddb, source, items)
     const artifacts = new FakeArtifacts()
     const result = await runAction(
-      { mode: 'backup', tables: source, ...endpoints, 'backup-s3-uri': `s3://${bucket}/daily`, 'backup-artifact': 'true' },
+      {
+        mode: 'backup',
+        tables: source,
+        ...endpoints,
+        'backup-s3-uri': `s3://${bucket}/daily`,
+        'backup-artifact': 'true'
+      },
       { artifacts }
     )
     expect(result.report.error).toBeUndefined()
@@ -117,7 +176,11 @@ describe('backup', () => {
     expect(fromS3.items).toEqual(expected)
     expect(fromDisk.items).toEqual(expected)
     expect(fromS3.summary.dynamodbTableMover.contentDigest.digest).toBe(pair.digests.source)
-    expect(fromS3.summary).toMatchObject({ version: '2020-06-30', outputFormat: 'DYNAMODB_JSON', itemCount: items.length })
+    expect(fromS3.summary).toMatchObject({
+      version: '2020-06-30',
+      outputFormat: 'DYNAMODB_JSON',
+      itemCount: items.length
+    })
     // The artifact gets exactly the local backup's files.
     expect(artifacts.uploads).toHaveLength(1)
     expect(artifacts.uploads[0]!.rootDirectory).toBe(localFolder)
@@ -129,10 +192,21 @@ describe('backup', () => {
   it('removes the local copy once S3 holds the backup', async () => {
     const source = uniqueName('b-src')
     await createTable(ddb, tableDefinition(source))
-    await seed(ddb, source, Array.from({ length: 50 }, (_, i) => sizedItem('x', i)))
-    const result = await runAction({ mode: 'backup', tables: source, ...endpoints, 'backup-s3-uri': `s3://${bucket}/daily` })
+    await seed(
+      ddb,
+      source,
+      Array.from({ length: 50 }, (_, i) => sizedItem('x', i))
+    )
+    const result = await runAction({
+      mode: 'backup',
+      tables: source,
+      ...endpoints,
+      'backup-s3-uri': `s3://${bucket}/daily`
+    })
     expect(result.report.pairs[0]!.backupLocations).toHaveLength(1)
-    expect((await readS3Backup(s3, result.report.pairs[0]!.backupLocations[0]!)).items.size).toBe(50)
+    expect((await readS3Backup(s3, result.report.pairs[0]!.backupLocations[0]!)).items.size).toBe(
+      50
+    )
   })
 
   it('splits a large backup into several data files, each listed in the manifest', async () => {
@@ -145,7 +219,13 @@ describe('backup', () => {
     const { ContentDigest } = await import('../../src/verify/digest.js')
     const info = (await describeTable(ddb, source))!
     const root = mkdtempSync(path.join(tmpdir(), 'split-'))
-    const writer = await BackupWriter.open({ source: info, localRoot: root, keepLocal: true, runLabel: 'run', maxFileBytes: 100_000 })
+    const writer = await BackupWriter.open({
+      source: info,
+      localRoot: root,
+      keepLocal: true,
+      runLabel: 'run',
+      maxFileBytes: 100_000
+    })
     const digest = new ContentDigest()
     for (let i = 0; i < items.length; i += 40) {
       const page = items.slice(i, i + 40)
@@ -166,19 +246,52 @@ describe('plan', () => {
     const source = uniqueName('p-src')
     const target = uniqueName('p-dst')
     await createTable(ddb, indexedDefinition(source))
-    await createTable(ddb, indexedDefinition(target, { BillingMode: 'PROVISIONED', ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 }, GlobalSecondaryIndexes: [{ IndexName: 'byName', KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' }, ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } }] }))
-    await seed(ddb, source, Array.from({ length: 100 }, (_, i) => sizedItem('x', i)))
-    const result = await runAction({ mode: 'plan', tables: `${source} -> ${target}\n${source}-none -> ${target}-none`, ...endpoints })
+    await createTable(
+      ddb,
+      indexedDefinition(target, {
+        BillingMode: 'PROVISIONED',
+        ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byName',
+            KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'ALL' },
+            ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 }
+          }
+        ]
+      })
+    )
+    await seed(
+      ddb,
+      source,
+      Array.from({ length: 100 }, (_, i) => sizedItem('x', i))
+    )
+    const result = await runAction({
+      mode: 'plan',
+      tables: `${source} -> ${target}\n${source}-none -> ${target}-none`,
+      ...endpoints
+    })
     expect(result.report.error).toBeUndefined()
-    const [pair, missing] = result.report.pairs as [
-      { plan: { differences: { blocking: string[]; advisory: string[] }; copy: { action: string; refusals: string[]; estimate: { items: number } } } },
+    const [pair, missing] = result.report.pairs as unknown as [
+      {
+        plan: {
+          differences: { blocking: string[]; advisory: string[] }
+          copy: { action: string; refusals: string[]; estimate: { items: number } }
+        }
+      },
       { plan: { copy: { refusals: string[] } } }
     ]
-    expect(pair.plan.differences.blocking).toEqual(["global secondary index 'byName' projection differs: source KEYS_ONLY; target ALL"])
-    expect(pair.plan.differences.advisory).toEqual(['billing mode: source PAY_PER_REQUEST; target PROVISIONED (5 RCU, 5 WCU)'])
+    expect(pair.plan.differences.blocking).toEqual([
+      "global secondary index 'byName' projection differs: source KEYS_ONLY; target ALL"
+    ])
+    expect(pair.plan.differences.advisory).toEqual([
+      'billing mode: source PAY_PER_REQUEST; target PROVISIONED (5 RCU, 5 WCU)'
+    ])
     expect(pair.plan.copy.action).toBe('refuse')
     expect(pair.plan.copy.estimate.items).toBe(100)
-    expect(missing.plan.copy.refusals).toEqual(expect.arrayContaining([expect.stringMatching(/source table .* does not exist/)]))
+    expect(missing.plan.copy.refusals).toEqual(
+      expect.arrayContaining([expect.stringMatching(/source table .* does not exist/)])
+    )
     expect(result.summary).toContain('Blocking differences')
     expect(result.outputs.verified).toBe('false')
     expect((await canonicalContents(ddb, target)).size).toBe(0)

@@ -10,8 +10,20 @@ import {
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand
 } from '@aws-sdk/client-dynamodb'
-import { ddbEndpoint, localDynamoClient, localS3Client, motoEndpoint, uniqueName } from '../support/env.js'
-import { canonicalContents, createTable, indexedDefinition, seed, tableDefinition } from '../support/tables.js'
+import {
+  ddbEndpoint,
+  localDynamoClient,
+  localS3Client,
+  motoEndpoint,
+  uniqueName
+} from '../support/env.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  seed,
+  tableDefinition
+} from '../support/tables.js'
 import { listKeys } from '../support/backups.js'
 import { runAction } from '../support/action.js'
 import { sizedItem } from '../../__fixtures__/items.js'
@@ -39,14 +51,32 @@ describe('against moto', () => {
       moto,
       indexedDefinition(source, {
         Tags: [{ Key: 'team', Value: 'orders' }],
-        SSESpecification: { Enabled: true, SSEType: 'KMS', KMSMasterKeyId: 'arn:aws:kms:us-east-1:123456789012:key/test-key' },
+        SSESpecification: {
+          Enabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: 'arn:aws:kms:us-east-1:123456789012:key/test-key'
+        },
         DeletionProtectionEnabled: true,
         StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' }
       })
     )
-    await moto.send(new UpdateTimeToLiveCommand({ TableName: source, TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }))
-    await moto.send(new UpdateContinuousBackupsCommand({ TableName: source, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }))
-    await seed(moto, source, Array.from({ length: 30 }, (_, i) => sizedItem(`m${i}`, i)))
+    await moto.send(
+      new UpdateTimeToLiveCommand({
+        TableName: source,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' }
+      })
+    )
+    await moto.send(
+      new UpdateContinuousBackupsCommand({
+        TableName: source,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }
+      })
+    )
+    await seed(
+      moto,
+      source,
+      Array.from({ length: 30 }, (_, i) => sizedItem(`m${i}`, i))
+    )
 
     const result = await runAction({
       mode: 'copy',
@@ -63,13 +93,21 @@ describe('against moto', () => {
     expect(created.DeletionProtectionEnabled).toBe(true)
     expect(created.SSEDescription?.SSEType).toBe('KMS')
     expect(created.SSEDescription?.KMSMasterKeyArn).toContain('test-key')
-    expect(created.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'KEYS_ONLY' })
+    expect(created.StreamSpecification).toEqual({
+      StreamEnabled: true,
+      StreamViewType: 'KEYS_ONLY'
+    })
     const tags = await moto.send(new ListTagsOfResourceCommand({ ResourceArn: created.TableArn }))
     expect(tags.Tags).toEqual([{ Key: 'team', Value: 'orders' }])
     const ttl = await moto.send(new DescribeTimeToLiveCommand({ TableName: target }))
-    expect(ttl.TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' })
+    expect(ttl.TimeToLiveDescription).toMatchObject({
+      TimeToLiveStatus: 'ENABLED',
+      AttributeName: 'expiresAt'
+    })
     const pitr = await moto.send(new DescribeContinuousBackupsCommand({ TableName: target }))
-    expect(pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus).toBe('ENABLED')
+    expect(
+      pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus
+    ).toBe('ENABLED')
     expect(await canonicalContents(moto, target)).toEqual(await canonicalContents(moto, source))
   })
 
@@ -78,10 +116,22 @@ describe('against moto', () => {
     const target = uniqueName('m-dst')
     await createTable(moto, tableDefinition(source, { Tags: [{ Key: 'team', Value: 'a' }] }))
     await createTable(moto, tableDefinition(target))
-    await moto.send(new UpdateContinuousBackupsCommand({ TableName: source, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }))
-    const result = await runAction({ mode: 'plan', tables: `${source} -> ${target}`, 'dynamodb-endpoint': motoEndpoint() })
+    await moto.send(
+      new UpdateContinuousBackupsCommand({
+        TableName: source,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }
+      })
+    )
+    const result = await runAction({
+      mode: 'plan',
+      tables: `${source} -> ${target}`,
+      'dynamodb-endpoint': motoEndpoint()
+    })
     const plan = result.report.pairs[0]!.plan as { differences: { advisory: string[] } }
-    expect(plan.differences.advisory).toEqual(['point-in-time recovery: source enabled; target disabled', 'tags: source team=a; target none'])
+    expect(plan.differences.advisory).toEqual([
+      'point-in-time recovery: source enabled; target disabled',
+      'tags: source team=a; target none'
+    ])
   })
 
   it('honours AWS_ENDPOINT_URL_<SERVICE> and passes the account guard for the right account', async () => {
@@ -89,8 +139,19 @@ describe('against moto', () => {
     await createTable(moto, tableDefinition(source))
     await seed(moto, source, [sizedItem('a', 1)])
     const result = await runAction(
-      { mode: 'backup', tables: source, 'backup-s3-uri': `s3://${bucket}/env`, 'expected-account-id': '123456789012' },
-      { env: { AWS_ENDPOINT_URL_DYNAMODB: motoEndpoint(), AWS_ENDPOINT_URL_S3: motoEndpoint(), AWS_ENDPOINT_URL_STS: motoEndpoint() } }
+      {
+        mode: 'backup',
+        tables: source,
+        'backup-s3-uri': `s3://${bucket}/env`,
+        'expected-account-id': '123456789012'
+      },
+      {
+        env: {
+          AWS_ENDPOINT_URL_DYNAMODB: motoEndpoint(),
+          AWS_ENDPOINT_URL_S3: motoEndpoint(),
+          AWS_ENDPOINT_URL_STS: motoEndpoint()
+        }
+      }
     )
     expect(result.report.error).toBeUndefined()
     expect(result.log).toContain('AWS account 123456789012 matches expected-account-id')
@@ -103,8 +164,20 @@ describe('against moto', () => {
     await createTable(moto, tableDefinition(source))
     await seed(moto, source, [sizedItem('a', 1)])
     const result = await runAction(
-      { mode: 'copy', tables: `${source} -> ${target}`, 'create-target': 'true', 'backup-s3-uri': `s3://${bucket}/guard`, 'expected-account-id': '111122223333' },
-      { env: { AWS_ENDPOINT_URL_DYNAMODB: motoEndpoint(), AWS_ENDPOINT_URL_S3: motoEndpoint(), AWS_ENDPOINT_URL_STS: motoEndpoint() } }
+      {
+        mode: 'copy',
+        tables: `${source} -> ${target}`,
+        'create-target': 'true',
+        'backup-s3-uri': `s3://${bucket}/guard`,
+        'expected-account-id': '111122223333'
+      },
+      {
+        env: {
+          AWS_ENDPOINT_URL_DYNAMODB: motoEndpoint(),
+          AWS_ENDPOINT_URL_S3: motoEndpoint(),
+          AWS_ENDPOINT_URL_STS: motoEndpoint()
+        }
+      }
     )
     expect(result.failed).toBe(true)
     expect(result.report.errorCode).toBe('gate.wrongAccount')
@@ -140,7 +213,10 @@ describe('against moto', () => {
     const importArn = (
       await moto.send(
         new ImportTableCommand({
-          S3BucketSource: { S3Bucket: bucket, S3KeyPrefix: dataKey.slice(0, dataKey.lastIndexOf('/') + 1) },
+          S3BucketSource: {
+            S3Bucket: bucket,
+            S3KeyPrefix: dataKey.slice(0, dataKey.lastIndexOf('/') + 1)
+          },
           InputFormat: 'DYNAMODB_JSON',
           InputCompressionType: 'GZIP',
           TableCreationParameters: {
@@ -153,7 +229,8 @@ describe('against moto', () => {
       )
     ).ImportTableDescription!.ImportArn
     for (let i = 0; i < 50; i++) {
-      const status = (await moto.send(new DescribeImportCommand({ ImportArn: importArn }))).ImportTableDescription?.ImportStatus
+      const status = (await moto.send(new DescribeImportCommand({ ImportArn: importArn })))
+        .ImportTableDescription?.ImportStatus
       if (status !== 'IN_PROGRESS') break
       await new Promise((r) => setTimeout(r, 100))
     }

@@ -19,7 +19,12 @@ export interface ActionResult {
       source: string
       target: string | null
       status: string
-      counts: { scanned: number | null; written: number | null; source: number | null; target: number | null }
+      counts: {
+        scanned: number | null
+        written: number | null
+        source: number | null
+        target: number | null
+      }
       digests: { source: string | null; target: string | null }
       verified: boolean
       differences: { kind: string; key: string }[]
@@ -41,7 +46,11 @@ export function parseOutputFile(text: string): Record<string, string> {
 
 export class FakeArtifacts implements ArtifactUploader {
   readonly uploads: { name: string; files: string[]; rootDirectory: string }[] = []
-  async upload(name: string, files: string[], rootDirectory: string): Promise<{ id?: number; size?: number }> {
+  async upload(
+    name: string,
+    files: string[],
+    rootDirectory: string
+  ): Promise<{ id?: number; size?: number }> {
     this.uploads.push({ name, files: [...files], rootDirectory })
     return { id: this.uploads.length, size: files.length }
   }
@@ -67,14 +76,15 @@ export async function runAction(
     RUNNER_TEMP: dir,
     ...options.env
   })
-  for (const [name, value] of Object.entries(inputs)) process.env[`INPUT_${name.toUpperCase()}`] = value
+  for (const [name, value] of Object.entries(inputs))
+    process.env[`INPUT_${name.toUpperCase()}`] = value
 
   let log = ''
   const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+  process.stdout.write = (chunk: string | Uint8Array): boolean => {
     log += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
     return true
-  }) as typeof process.stdout.write
+  }
   const exitCode = process.exitCode
   let failed = false
   try {

@@ -10,7 +10,9 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   const keys: string[] = []
   let token: string | undefined
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })
+    )
     keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''))
     token = page.NextContinuationToken
   } while (token)
@@ -23,7 +25,10 @@ export async function getObject(s3: S3Client, bucket: string, key: string): Prom
 }
 
 export interface ReadBackup {
-  summary: Record<string, unknown> & { itemCount: number; dynamodbTableMover: { contentDigest: { count: number; digest: string } } }
+  summary: Record<string, unknown> & {
+    itemCount: number
+    dynamodbTableMover: { contentDigest: { count: number; digest: string } }
+  }
   files: { itemCount: number; dataFileS3Key: string; md5Checksum: string }[]
   items: Map<string, string>
   description: { table: { TableName: string } }
@@ -47,31 +52,43 @@ export async function readS3Backup(s3: S3Client, uri: string): Promise<ReadBacku
   const bucket = match[1]!
   const keys = await listKeys(s3, bucket, match[2]!)
   const find = (suffix: string): string => keys.find((k) => k.endsWith(suffix))!
-  const summary = JSON.parse((await getObject(s3, bucket, find('manifest-summary.json'))).toString()) as ReadBackup['summary']
+  const summary = JSON.parse(
+    (await getObject(s3, bucket, find('manifest-summary.json'))).toString()
+  ) as ReadBackup['summary']
   const files = (await getObject(s3, bucket, find('manifest-files.json')))
     .toString()
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as ReadBackup['files'][number])
   const data = await Promise.all(files.map((f) => getObject(s3, bucket, f.dataFileS3Key)))
-  const description = JSON.parse((await getObject(s3, bucket, find('table-description.json'))).toString()) as ReadBackup['description']
+  const description = JSON.parse(
+    (await getObject(s3, bucket, find('table-description.json'))).toString()
+  ) as ReadBackup['description']
   return { summary, files, items: parseData(data), description }
 }
 
 function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]
+  )
 }
 
 /** Reads the backup in a local folder. */
 export function readLocalBackup(dir: string): ReadBackup {
   const all = walk(dir)
   const find = (suffix: string): string => all.find((f) => f.endsWith(suffix))!
-  const summary = JSON.parse(readFileSync(find('manifest-summary.json'), 'utf8')) as ReadBackup['summary']
+  const summary = JSON.parse(
+    readFileSync(find('manifest-summary.json'), 'utf8')
+  ) as ReadBackup['summary']
   const files = readFileSync(find('manifest-files.json'), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as ReadBackup['files'][number])
-  const data = files.map((f) => readFileSync(path.join(dir, f.dataFileS3Key.slice(f.dataFileS3Key.indexOf('AWSDynamoDB/')))))
-  const description = JSON.parse(readFileSync(find('table-description.json'), 'utf8')) as ReadBackup['description']
+  const data = files.map((f) =>
+    readFileSync(path.join(dir, f.dataFileS3Key.slice(f.dataFileS3Key.indexOf('AWSDynamoDB/'))))
+  )
+  const description = JSON.parse(
+    readFileSync(find('table-description.json'), 'utf8')
+  ) as ReadBackup['description']
   return { summary, files, items: parseData(data), description }
 }

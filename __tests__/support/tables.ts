@@ -12,7 +12,10 @@ import {
 import { canonicalItem } from '../../src/verify/digest.js'
 import type { Item } from '../../src/types.js'
 
-export function tableDefinition(name: string, extra: Partial<CreateTableCommandInput> = {}): CreateTableCommandInput {
+export function tableDefinition(
+  name: string,
+  extra: Partial<CreateTableCommandInput> = {}
+): CreateTableCommandInput {
   return {
     TableName: name,
     AttributeDefinitions: [
@@ -29,7 +32,10 @@ export function tableDefinition(name: string, extra: Partial<CreateTableCommandI
 }
 
 /** pk/sk table with a GSI and an LSI, as an IaC template would declare it. */
-export function indexedDefinition(name: string, extra: Partial<CreateTableCommandInput> = {}): CreateTableCommandInput {
+export function indexedDefinition(
+  name: string,
+  extra: Partial<CreateTableCommandInput> = {}
+): CreateTableCommandInput {
   return tableDefinition(name, {
     AttributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
@@ -37,7 +43,11 @@ export function indexedDefinition(name: string, extra: Partial<CreateTableComman
       { AttributeName: 'name', AttributeType: 'S' }
     ],
     GlobalSecondaryIndexes: [
-      { IndexName: 'byName', KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }
+      {
+        IndexName: 'byName',
+        KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' }
+      }
     ],
     LocalSecondaryIndexes: [
       {
@@ -53,9 +63,15 @@ export function indexedDefinition(name: string, extra: Partial<CreateTableComman
   })
 }
 
-export async function createTable(client: DynamoDBClient, definition: CreateTableCommandInput): Promise<void> {
+export async function createTable(
+  client: DynamoDBClient,
+  definition: CreateTableCommandInput
+): Promise<void> {
   await client.send(new CreateTableCommand(definition))
-  await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: definition.TableName })
+  await waitUntilTableExists(
+    { client, maxWaitTime: 60, minDelay: 1 },
+    { TableName: definition.TableName }
+  )
 }
 
 export async function deleteTable(client: DynamoDBClient, name: string): Promise<void> {
@@ -67,7 +83,9 @@ export async function seed(client: DynamoDBClient, table: string, items: Item[])
   for (let i = 0; i < items.length; i += 25) {
     let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))
     while (requests.length > 0) {
-      const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }))
+      const result = await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [table]: requests } })
+      )
       requests = (result.UnprocessedItems?.[table] ?? []) as typeof requests
     }
   }
@@ -77,16 +95,22 @@ export async function scanAll(client: DynamoDBClient, table: string): Promise<It
   const items: Item[] = []
   let startKey: Item | undefined
   do {
-    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ConsistentRead: true }))
+    const page = await client.send(
+      new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ConsistentRead: true })
+    )
     items.push(...((page.Items ?? []) as Item[]))
-    startKey = page.LastEvaluatedKey as Item | undefined
+    startKey = page.LastEvaluatedKey
   } while (startKey)
   return items
 }
 
 /** The table's items in canonical form, keyed by pk|sk, for exact comparisons. */
-export async function canonicalContents(client: DynamoDBClient, table: string): Promise<Map<string, string>> {
+export async function canonicalContents(
+  client: DynamoDBClient,
+  table: string
+): Promise<Map<string, string>> {
   const map = new Map<string, string>()
-  for (const item of await scanAll(client, table)) map.set(`${item.pk?.S ?? ''}|${item.sk?.N ?? ''}`, canonicalItem(item))
+  for (const item of await scanAll(client, table))
+    map.set(`${item.pk?.S ?? ''}|${item.sk?.N ?? ''}`, canonicalItem(item))
   return map
 }

@@ -31,9 +31,17 @@ describe('digest.ts', () => {
   it('tells types apart and keeps list order', () => {
     expect(itemHash({ a: { S: '1' } }).equals(itemHash({ a: { N: '1' } }))).toBe(false)
     expect(itemHash({ a: { SS: ['1'] } }).equals(itemHash({ a: { NS: ['1'] } }))).toBe(false)
-    expect(itemHash({ a: { L: [{ S: 'x' }, { S: 'y' }] } }).equals(itemHash({ a: { L: [{ S: 'y' }, { S: 'x' }] } }))).toBe(false)
+    expect(
+      itemHash({ a: { L: [{ S: 'x' }, { S: 'y' }] } }).equals(
+        itemHash({ a: { L: [{ S: 'y' }, { S: 'x' }] } })
+      )
+    ).toBe(false)
     expect(itemHash({ a: { S: '' } }).equals(itemHash({ a: { NULL: true } }))).toBe(false)
-    expect(itemHash({ a: { B: new Uint8Array([1]) } }).equals(itemHash({ a: { B: new Uint8Array([2]) } }))).toBe(false)
+    expect(
+      itemHash({ a: { B: new Uint8Array([1]) } }).equals(
+        itemHash({ a: { B: new Uint8Array([2]) } })
+      )
+    ).toBe(false)
   })
 
   it('is order independent and sensitive to duplicates', () => {

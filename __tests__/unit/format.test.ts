@@ -16,7 +16,10 @@ describe('format.ts', () => {
   })
 
   it('writes numbers as strings and binary as base64', () => {
-    const json = toJsonItem({ n: { N: '12345678901234567890123456789012345678' }, b: { B: new Uint8Array([0, 255]) } })
+    const json = toJsonItem({
+      n: { N: '12345678901234567890123456789012345678' },
+      b: { B: new Uint8Array([0, 255]) }
+    })
     expect(json).toEqual({ n: { N: '12345678901234567890123456789012345678' }, b: { B: 'AP8=' } })
   })
 

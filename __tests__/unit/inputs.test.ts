@@ -21,7 +21,8 @@ function setInputs(values: Record<string, string>): void {
 describe('inputs.ts', () => {
   const saved = { ...process.env }
   beforeEach(() => {
-    for (const key of Object.keys(process.env)) if (key.startsWith('INPUT_')) delete process.env[key]
+    for (const key of Object.keys(process.env))
+      if (key.startsWith('INPUT_')) delete process.env[key]
   })
   afterEach(() => {
     process.env = { ...saved }
@@ -48,7 +49,9 @@ describe('inputs.ts', () => {
 
   it('accepts a bare source in backup only', () => {
     expect(parseTablePairs('orders', 'backup')).toEqual([{ source: 'orders' }])
-    expect(() => parseTablePairs('orders', 'copy')).toThrow(/line 1: 'orders' is not of the form 'SOURCE -> TARGET'/)
+    expect(() => parseTablePairs('orders', 'copy')).toThrow(
+      /line 1: 'orders' is not of the form 'SOURCE -> TARGET'/
+    )
   })
 
   it.each([
@@ -71,7 +74,9 @@ describe('inputs.ts', () => {
   })
 
   it('takes backup locations as restore sources', () => {
-    expect(parseTablePairs('s3://bucket/backups/orders/x -> orders\n./backup, dir -> users', 'restore')).toEqual([
+    expect(
+      parseTablePairs('s3://bucket/backups/orders/x -> orders\n./backup, dir -> users', 'restore')
+    ).toEqual([
       { source: 's3://bucket/backups/orders/x', target: 'orders' },
       { source: './backup, dir', target: 'users' }
     ])
@@ -80,15 +85,23 @@ describe('inputs.ts', () => {
 
   it('parses modes, booleans, S3 URIs, name lists and regions', () => {
     expect(parseMode(' Copy ')).toBe('copy')
-    expect(() => parseMode('rename')).toThrow("Unknown mode 'rename'. Use one of: plan, backup, copy, verify, delete-source, restore.")
+    expect(() => parseMode('rename')).toThrow(
+      "Unknown mode 'rename'. Use one of: plan, backup, copy, verify, delete-source, restore."
+    )
     expect(() => parseMode('')).toThrow(/required/)
     expect(parseBoolean('TRUE', 'x', false)).toBe(true)
     expect(parseBoolean('', 'x', true)).toBe(true)
-    expect(() => parseBoolean('yes', 'create-target', false)).toThrow("Input 'create-target' must be true or false, not 'yes'.")
+    expect(() => parseBoolean('yes', 'create-target', false)).toThrow(
+      "Input 'create-target' must be true or false, not 'yes'."
+    )
     expect(parseS3Uri('s3://my-bucket')).toEqual({ bucket: 'my-bucket', prefix: '' })
     expect(parseS3Uri('s3://my-bucket/a/b/')).toEqual({ bucket: 'my-bucket', prefix: 'a/b' })
     expect(() => parseS3Uri('https://my-bucket/x')).toThrow(/s3:\/\/bucket/)
-    expect(parseNameList('a-table, b-table\nc-table  # comment')).toEqual(['a-table', 'b-table', 'c-table'])
+    expect(parseNameList('a-table, b-table\nc-table  # comment')).toEqual([
+      'a-table',
+      'b-table',
+      'c-table'
+    ])
     expect(resolveRegion('', { AWS_REGION: 'eu-west-1' })).toBe('eu-west-1')
     expect(resolveRegion('', { AWS_DEFAULT_REGION: 'us-east-2' })).toBe('us-east-2')
     expect(() => resolveRegion('', {})).toThrow(/No AWS region/)
@@ -129,9 +142,16 @@ describe('inputs.ts', () => {
   })
 
   it('refuses a bad account id and bad tuning values', () => {
-    setInputs({ mode: 'plan', tables: 'abc -> def', region: 'eu-west-1', 'expected-account-id': '1234' })
+    setInputs({
+      mode: 'plan',
+      tables: 'abc -> def',
+      region: 'eu-west-1',
+      'expected-account-id': '1234'
+    })
     expect(() => getInputs({})).toThrow(/12-digit/)
     setInputs({ 'expected-account-id': '', 'scan-segments': '0' })
-    expect(() => getInputs({})).toThrow("Input 'scan-segments' must be a whole number from 1 to 1000, not '0'.")
+    expect(() => getInputs({})).toThrow(
+      "Input 'scan-segments' must be a whole number from 1 to 1000, not '0'."
+    )
   })
 })

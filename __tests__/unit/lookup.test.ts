@@ -8,7 +8,10 @@ import { SENTINEL } from '../../__fixtures__/items.js'
 const ddb = mockClient(DynamoDBClient)
 const client = new DynamoDBClient({ region: 'us-east-1' })
 
-const item = (i: number, extra = ''): Item => ({ pk: { S: `k${i}` }, v: { S: `${SENTINEL}${extra}` } })
+const item = (i: number, extra = ''): Item => ({
+  pk: { S: `k${i}` },
+  v: { S: `${SENTINEL}${extra}` }
+})
 
 function lookup(): KeyLookup {
   return new KeyLookup(client, {
@@ -29,14 +32,16 @@ describe('lookup.ts', () => {
 
   it('looks keys up 100 at a time and finds missing and different items', async () => {
     const source = Array.from({ length: 150 }, (_, i) => item(i))
-    ddb.on(BatchGetItemCommand).callsFake((input: { RequestItems: Record<string, { Keys: Item[] }> }) => {
-      const keys = input.RequestItems.target?.Keys ?? []
-      const found = keys
-        .map((k) => Number((k.pk?.S ?? '').slice(1)))
-        .filter((i) => i !== 7)
-        .map((i) => (i === 120 ? item(i, 'changed') : item(i)))
-      return { Responses: { target: found } }
-    })
+    ddb
+      .on(BatchGetItemCommand)
+      .callsFake((input: { RequestItems: Record<string, { Keys: Item[] }> }) => {
+        const keys = input.RequestItems.target?.Keys ?? []
+        const found = keys
+          .map((k) => Number((k.pk?.S ?? '').slice(1)))
+          .filter((i) => i !== 7)
+          .map((i) => (i === 120 ? item(i, 'changed') : item(i)))
+        return { Responses: { target: found } }
+      })
     const check = lookup()
     await check.check(source)
     await check.finish()
@@ -57,13 +62,18 @@ describe('lookup.ts', () => {
     const source = [item(1), item(2)]
     ddb
       .on(BatchGetItemCommand)
-      .resolvesOnce({ Responses: { target: [item(1)] }, UnprocessedKeys: { target: { Keys: [{ pk: { S: 'k2' } }] } } })
+      .resolvesOnce({
+        Responses: { target: [item(1)] },
+        UnprocessedKeys: { target: { Keys: [{ pk: { S: 'k2' } }] } }
+      })
       .resolves({ Responses: { target: [item(2)] } })
     const check = lookup()
     await check.check(source)
     await check.finish()
     expect(ddb.commandCalls(BatchGetItemCommand)).toHaveLength(2)
-    expect(ddb.commandCalls(BatchGetItemCommand)[1]?.args[0].input.RequestItems?.target?.Keys).toEqual([{ pk: { S: 'k2' } }])
+    expect(
+      ddb.commandCalls(BatchGetItemCommand)[1]?.args[0].input.RequestItems?.target?.Keys
+    ).toEqual([{ pk: { S: 'k2' } }])
     expect(check.differences).toBe(0)
   })
 })

@@ -1,5 +1,9 @@
 import { beforeEach, describe, expect, it } from '@jest/globals'
-import { DynamoDBClient, ProvisionedThroughputExceededException, ScanCommand } from '@aws-sdk/client-dynamodb'
+import {
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+  ScanCommand
+} from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
 import { scanTable, type ScanPage } from '../../src/dynamo/scan.js'
 
@@ -13,12 +17,19 @@ describe('scan.ts', () => {
   })
 
   it('scans every segment to its end, following LastEvaluatedKey', async () => {
-    ddb.on(ScanCommand, { Segment: 0 }).resolvesOnce({ Items: [{ pk: { S: 'a' } }], LastEvaluatedKey: { pk: { S: 'a' } } }).resolves({ Items: [{ pk: { S: 'b' } }] })
+    ddb
+      .on(ScanCommand, { Segment: 0 })
+      .resolvesOnce({ Items: [{ pk: { S: 'a' } }], LastEvaluatedKey: { pk: { S: 'a' } } })
+      .resolves({ Items: [{ pk: { S: 'b' } }] })
     ddb.on(ScanCommand, { Segment: 1 }).resolves({ Items: [{ pk: { S: 'c' } }] })
     const pages: ScanPage[] = []
-    const totals = await scanTable(client, { table: 't', segments: 2, retryTimeoutMs: 1000, sleep: noSleep }, async (p) => {
-      pages.push(p)
-    })
+    const totals = await scanTable(
+      client,
+      { table: 't', segments: 2, retryTimeoutMs: 1000, sleep: noSleep },
+      async (p) => {
+        pages.push(p)
+      }
+    )
     expect(totals.items).toBe(3)
     expect(pages.map((p) => p.items[0]?.pk?.S).sort()).toEqual(['a', 'b', 'c'])
     const calls = ddb.commandCalls(ScanCommand).map((c) => c.args[0].input)
@@ -42,17 +53,30 @@ describe('scan.ts', () => {
   })
 
   it('stops every segment on a final error and reports it plainly', async () => {
-    ddb.on(ScanCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }))
-    await expect(scanTable(client, { table: 'gone', segments: 4, retryTimeoutMs: 1000, sleep: noSleep }, async () => undefined)).rejects.toThrow(
-      "Scanning table 'gone' failed: Requested resource not found"
+    ddb.on(ScanCommand).rejects(
+      Object.assign(new Error('Requested resource not found'), {
+        name: 'ResourceNotFoundException'
+      })
     )
+    await expect(
+      scanTable(
+        client,
+        { table: 'gone', segments: 4, retryTimeoutMs: 1000, sleep: noSleep },
+        async () => undefined
+      )
+    ).rejects.toThrow("Scanning table 'gone' failed: Requested resource not found")
   })
 
   it('resumes segments from start keys and skips finished ones', async () => {
     ddb.on(ScanCommand).resolves({ Items: [] })
     await scanTable(
       client,
-      { table: 't', segments: 3, retryTimeoutMs: 1000, startKeys: [null, { pk: { S: 'x' } }, undefined] },
+      {
+        table: 't',
+        segments: 3,
+        retryTimeoutMs: 1000,
+        startKeys: [null, { pk: { S: 'x' } }, undefined]
+      },
       async () => undefined
     )
     const calls = ddb.commandCalls(ScanCommand).map((c) => c.args[0].input)

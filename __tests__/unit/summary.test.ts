@@ -36,7 +36,9 @@ const report: Report = {
 
 describe('summary.ts', () => {
   it('escapes HTML in names, keys and messages', () => {
-    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
+      '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;'
+    )
     const html = renderSummary(report)
     expect(html).not.toContain('<script>')
     expect(html).toContain('orders&lt;qa&gt; → qa-orders')
@@ -47,11 +49,20 @@ describe('summary.ts', () => {
   })
 
   it('builds the outputs', () => {
-    const json = JSON.parse(reportJson(report)) as { pairs: { counts: unknown; verified: boolean }[] }
-    expect(json.pairs[0]?.counts).toEqual({ scanned: 3000, written: 3000, source: 3000, target: 3000 })
+    const json = JSON.parse(reportJson(report)) as {
+      pairs: { counts: unknown; verified: boolean }[]
+    }
+    expect(json.pairs[0]?.counts).toEqual({
+      scanned: 3000,
+      written: 3000,
+      source: 3000,
+      target: 3000
+    })
     expect(isVerified(report)).toBe(false)
     expect(isVerified({ mode: 'copy', pairs: [report.pairs[0]!] })).toBe(true)
-    expect(isVerified({ mode: 'backup', pairs: [{ ...report.pairs[0]!, verified: true }] })).toBe(false)
+    expect(isVerified({ mode: 'backup', pairs: [{ ...report.pairs[0]!, verified: true }] })).toBe(
+      false
+    )
     expect(backupLocations(report)).toBe('s3://b/p/orders/x/\n/tmp/backups/orders/x')
   })
 })

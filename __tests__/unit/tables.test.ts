@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
 import type { TableDescription } from '@aws-sdk/client-dynamodb'
-import { cloneCreateTableInput, compareDefinitions, type TableInfo } from '../../src/dynamo/tables.js'
+import {
+  cloneCreateTableInput,
+  compareDefinitions,
+  type TableInfo
+} from '../../src/dynamo/tables.js'
 import { estimateCopy } from '../../src/dynamo/estimate.js'
 
 function table(name: string, overrides: Partial<TableDescription> = {}): TableDescription {
@@ -27,9 +31,17 @@ function table(name: string, overrides: Partial<TableDescription> = {}): TableDe
       }
     ],
     BillingModeSummary: { BillingMode: 'PROVISIONED' },
-    ProvisionedThroughput: { ReadCapacityUnits: 10, WriteCapacityUnits: 20, NumberOfDecreasesToday: 0 },
+    ProvisionedThroughput: {
+      ReadCapacityUnits: 10,
+      WriteCapacityUnits: 20,
+      NumberOfDecreasesToday: 0
+    },
     StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    SSEDescription: { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/abc' },
+    SSEDescription: {
+      Status: 'ENABLED',
+      SSEType: 'KMS',
+      KMSMasterKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/abc'
+    },
     TableClassSummary: { TableClass: 'STANDARD_INFREQUENT_ACCESS' },
     DeletionProtectionEnabled: true,
     ItemCount: 1000,
@@ -54,7 +66,10 @@ function info(description: TableDescription, extra: Partial<TableInfo> = {}): Ta
 
 describe('tables.ts', () => {
   it('finds no differences between equal definitions', () => {
-    expect(compareDefinitions(info(table('a')), info(table('b')))).toEqual({ blocking: [], advisory: [] })
+    expect(compareDefinitions(info(table('a')), info(table('b')))).toEqual({
+      blocking: [],
+      advisory: []
+    })
   })
 
   it('blocks on key, index key and projection differences', () => {
@@ -65,8 +80,16 @@ describe('tables.ts', () => {
         { AttributeName: 'status', AttributeType: 'S' }
       ],
       GlobalSecondaryIndexes: [
-        { IndexName: 'byStatus', KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
-        { IndexName: 'extra', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }
+        {
+          IndexName: 'byStatus',
+          KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' }
+        },
+        {
+          IndexName: 'extra',
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' }
+        }
       ]
     })
     const { blocking } = compareDefinitions(info(table('a')), info(other))
@@ -78,11 +101,17 @@ describe('tables.ts', () => {
   })
 
   it('lists billing, TTL, PITR and tags as advisory', () => {
-    const target = info(table('b', { BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' }, ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0 } }), {
-      timeToLive: { enabled: false },
-      pointInTimeRecovery: false,
-      tags: []
-    })
+    const target = info(
+      table('b', {
+        BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
+        ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0 }
+      }),
+      {
+        timeToLive: { enabled: false },
+        pointInTimeRecovery: false,
+        tags: []
+      }
+    )
     const { blocking, advisory } = compareDefinitions(info(table('a')), target)
     expect(blocking).toEqual([])
     expect(advisory).toEqual([
@@ -115,7 +144,11 @@ describe('tables.ts', () => {
         }
       ],
       StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-      SSESpecification: { Enabled: true, SSEType: 'KMS', KMSMasterKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/abc' },
+      SSESpecification: {
+        Enabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/abc'
+      },
       TableClass: 'STANDARD_INFREQUENT_ACCESS',
       DeletionProtectionEnabled: true,
       Tags: [{ Key: 'team', Value: 'orders' }]
@@ -124,7 +157,13 @@ describe('tables.ts', () => {
 
   it('clones an on-demand table without provisioned throughput', () => {
     const input = cloneCreateTableInput(
-      info(table('a', { BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' }, ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0 }, SSEDescription: undefined })),
+      info(
+        table('a', {
+          BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
+          ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0 },
+          SSEDescription: undefined
+        })
+      ),
       'b'
     )
     expect(input.BillingMode).toBe('PAY_PER_REQUEST')

@@ -16,7 +16,8 @@ const ddb = mockClient(DynamoDBClient)
 const client = new DynamoDBClient({ region: 'us-east-1' })
 
 function requestsOf(call: number): WriteRequest[] {
-  const input = ddb.commandCalls(BatchWriteItemCommand)[call]?.args[0].input as BatchWriteItemCommandInput
+  const input = ddb.commandCalls(BatchWriteItemCommand)[call]?.args[0]
+    .input as BatchWriteItemCommandInput
   return input.RequestItems?.t ?? []
 }
 
@@ -43,7 +44,8 @@ function makeWriter(overrides: Partial<ConstructorParameters<typeof BatchWriter>
   return { writer, sleeps }
 }
 
-const items = (n: number, prefix = 'k'): Item[] => Array.from({ length: n }, (_, i) => sizedItem(`${prefix}${i}`, i, 100))
+const items = (n: number, prefix = 'k'): Item[] =>
+  Array.from({ length: n }, (_, i) => sizedItem(`${prefix}${i}`, i, 100))
 
 describe('write.ts', () => {
   beforeEach(() => {
@@ -55,7 +57,9 @@ describe('write.ts', () => {
     const { writer } = makeWriter()
     await writer.put(items(60))
     await writer.flush()
-    const sizes = ddb.commandCalls(BatchWriteItemCommand).map((c) => c.args[0].input.RequestItems?.t?.length)
+    const sizes = ddb
+      .commandCalls(BatchWriteItemCommand)
+      .map((c) => c.args[0].input.RequestItems?.t?.length)
     expect(sizes).toEqual([25, 25, 10])
     expect(writer.stats.written).toBe(60)
   })
@@ -64,8 +68,12 @@ describe('write.ts', () => {
     const batch = items(25)
     ddb
       .on(BatchWriteItemCommand)
-      .resolvesOnce({ UnprocessedItems: { t: batch.slice(5).map((Item) => ({ PutRequest: { Item } })) } })
-      .resolvesOnce({ UnprocessedItems: { t: batch.slice(20).map((Item) => ({ PutRequest: { Item } })) } })
+      .resolvesOnce({
+        UnprocessedItems: { t: batch.slice(5).map((Item) => ({ PutRequest: { Item } })) }
+      })
+      .resolvesOnce({
+        UnprocessedItems: { t: batch.slice(20).map((Item) => ({ PutRequest: { Item } })) }
+      })
       .resolves({ UnprocessedItems: {} })
     const { writer, sleeps } = makeWriter()
     await writer.put(batch)
@@ -82,7 +90,9 @@ describe('write.ts', () => {
   it('retries throttling and 5xx errors', async () => {
     ddb
       .on(BatchWriteItemCommand)
-      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }))
+      .rejectsOnce(
+        new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} })
+      )
       .rejectsOnce(new InternalServerError({ message: 'oops', $metadata: { httpStatusCode: 500 } }))
       .resolves({ UnprocessedItems: {} })
     const { writer, sleeps } = makeWriter()
@@ -105,13 +115,21 @@ describe('write.ts', () => {
   })
 
   it('fails at once on a validation error, naming the key but no value', async () => {
-    ddb
-      .on(BatchWriteItemCommand)
-      .rejects(Object.assign(new Error('Type mismatch for key'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }))
+    ddb.on(BatchWriteItemCommand).rejects(
+      Object.assign(new Error('Type mismatch for key'), {
+        name: 'ValidationException',
+        $metadata: { httpStatusCode: 400 }
+      })
+    )
     const { writer } = makeWriter()
     await writer.put(items(2))
-    const error = await writer.flush().then(() => undefined, (e: unknown) => e as Error)
-    expect(error?.message).toMatch(/rejected a write to table 't' \(ValidationException: Type mismatch for key\)/)
+    const error = await writer.flush().then(
+      () => undefined,
+      (e: unknown) => e as Error
+    )
+    expect(error?.message).toMatch(
+      /rejected a write to table 't' \(ValidationException: Type mismatch for key\)/
+    )
     expect(error?.message).toContain('pk="k0", sk=0')
     expect(error?.message).not.toContain(SENTINEL)
     expect(ddb.commandCalls(BatchWriteItemCommand)).toHaveLength(1)
@@ -119,10 +137,15 @@ describe('write.ts', () => {
 
   it('gives up after the retry timeout without progress and names the keys', async () => {
     const batch = items(2)
-    ddb.on(BatchWriteItemCommand).resolves({ UnprocessedItems: { t: batch.map((Item) => ({ PutRequest: { Item } })) } })
+    ddb
+      .on(BatchWriteItemCommand)
+      .resolves({ UnprocessedItems: { t: batch.map((Item) => ({ PutRequest: { Item } })) } })
     const { writer, sleeps } = makeWriter({ retryTimeoutMs: 5_000 })
     await writer.put(batch)
-    const error = await writer.flush().then(() => undefined, (e: unknown) => e as Error)
+    const error = await writer.flush().then(
+      () => undefined,
+      (e: unknown) => e as Error
+    )
     expect(error?.message).toMatch(/Gave up writing 2 item\(s\) to table 't'/)
     expect(error?.message).toContain('pk="k0", sk=0; pk="k1", sk=1')
     expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5_000)
@@ -160,7 +183,9 @@ describe('write.ts', () => {
     expect(calls.length).toBeGreaterThan(1)
     for (const call of calls) {
       const size = Buffer.byteLength(
-        JSON.stringify(call.args[0].input, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))
+        JSON.stringify(call.args[0].input, (_k, v: unknown) =>
+          v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v
+        )
       )
       expect(size).toBeLessThan(MAX_BATCH_BYTES)
     }
@@ -168,9 +193,16 @@ describe('write.ts', () => {
   })
 
   it('estimates the wire size of an item from above', () => {
-    for (const item of [sizedItem('a', 1), largeItem('b', 'B'), largeItem('c', 'S'), { pk: { S: '\u0001'.repeat(100) } }]) {
+    for (const item of [
+      sizedItem('a', 1),
+      largeItem('b', 'B'),
+      largeItem('c', 'S'),
+      { pk: { S: '\u0001'.repeat(100) } }
+    ]) {
       const exact = Buffer.byteLength(
-        JSON.stringify(item, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))
+        JSON.stringify(item, (_k, v: unknown) =>
+          v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v
+        )
       )
       expect(requestWireSize(item)).toBeGreaterThanOrEqual(exact)
     }

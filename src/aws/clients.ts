@@ -24,7 +24,10 @@ export interface ClientSettings {
 export const USER_AGENT: [string, string] = ['dynamodb-table-mover', '0.1.0']
 
 /** Builds the AWS clients with one region, keep-alive sockets and the SDK's standard retries. */
-export function createClients(settings: ClientSettings, env: NodeJS.ProcessEnv = process.env): Clients {
+export function createClients(
+  settings: ClientSettings,
+  env: NodeJS.ProcessEnv = process.env
+): Clients {
   const maxSockets = settings.maxSockets ?? 64
   const requestHandler = () =>
     new NodeHttpHandler({

@@ -2,7 +2,11 @@ import { DefaultArtifactClient } from '@actions/artifact'
 
 /** Uploads a folder as a workflow artifact. Injected, so tests replace it with a fake. */
 export interface ArtifactUploader {
-  upload(name: string, files: string[], rootDirectory: string): Promise<{ id?: number; size?: number }>
+  upload(
+    name: string,
+    files: string[],
+    rootDirectory: string
+  ): Promise<{ id?: number; size?: number }>
 }
 
 export function createArtifactUploader(): ArtifactUploader {

@@ -53,7 +53,7 @@ const fromBase64 = (text: unknown, where: string): Uint8Array => {
 
 function stringList(value: unknown, where: string): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail(where)
-  return value as string[]
+  return value
 }
 
 /** Parses one DynamoDB JSON value; `where` names the attribute path for error messages only. */

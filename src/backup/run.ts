@@ -20,13 +20,19 @@ export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWr
 }
 
 /** Uploads the verified local backup as a workflow artifact when asked; returns its locations. */
-export async function publishBackup(ctx: RunContext, table: string, result: BackupResult): Promise<string[]> {
+export async function publishBackup(
+  ctx: RunContext,
+  table: string,
+  result: BackupResult
+): Promise<string[]> {
   const locations = [...result.locations]
   if (ctx.inputs.backupArtifact && result.localDir) {
     const name = artifactName(table, ctx.runLabel)
     try {
       const uploaded = await ctx.artifacts.upload(name, result.localFiles, result.localDir)
-      core.info(`Uploaded backup of '${table}' as artifact '${name}' (${uploaded.size ?? '?'} bytes).`)
+      core.info(
+        `Uploaded backup of '${table}' as artifact '${name}' (${uploaded.size ?? '?'} bytes).`
+      )
       locations.push(`artifact:${name}`)
     } catch (error) {
       throw new ActionError(

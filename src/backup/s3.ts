@@ -44,7 +44,12 @@ export async function checkBucket(s3: S3Client, location: S3Location): Promise<v
 }
 
 /** Streams a local file to S3 as a multipart upload (never reads it whole into memory). */
-export async function uploadFile(s3: S3Client, bucket: string, key: string, file: string): Promise<void> {
+export async function uploadFile(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  file: string
+): Promise<void> {
   const upload = new Upload({
     client: s3,
     params: { Bucket: bucket, Key: key, Body: createReadStream(file) },
@@ -55,7 +60,12 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, file
   await upload.done()
 }
 
-export async function putText(s3: S3Client, bucket: string, key: string, text: string): Promise<void> {
+export async function putText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  text: string
+): Promise<void> {
   await s3.send(
     new PutObjectCommand({
       Bucket: bucket,

@@ -87,7 +87,7 @@ export class BackupWriter {
   private itemCount = 0
   private queue: Promise<void> = Promise.resolve()
   private uploads: Promise<void> = Promise.resolve()
-  private failure: unknown
+  private failure: Error | undefined
   private readonly now: () => Date
 
   private constructor(private readonly options: BackupOptions) {
@@ -102,7 +102,9 @@ export class BackupWriter {
 
   static async open(options: BackupOptions): Promise<BackupWriter> {
     const writer = new BackupWriter(options)
-    await mkdir(path.join(writer.localDir, EXPORT_ROOT, writer.exportId, 'data'), { recursive: true })
+    await mkdir(path.join(writer.localDir, EXPORT_ROOT, writer.exportId, 'data'), {
+      recursive: true
+    })
     await writer.writeSmallFile(`${EXPORT_ROOT}/${writer.exportId}/_started`, '')
     return writer
   }
@@ -120,9 +122,9 @@ export class BackupWriter {
   }
 
   private async append(items: readonly Item[]): Promise<void> {
-    if (this.failure !== undefined) throw this.failure
+    this.throwIfFailed()
     if (items.length === 0) return
-    const file = this.current ?? (await this.openDataFile())
+    const file = this.current ?? this.openDataFile()
     let text = ''
     for (const item of items) text += itemLine(item)
     file.entry.itemCount += items.length
@@ -134,7 +136,7 @@ export class BackupWriter {
     }
   }
 
-  private async openDataFile(): Promise<OpenDataFile> {
+  private openDataFile(): OpenDataFile {
     const relative = dataFileKey(this.exportId, this.fileIndex++, randomBytes(6).toString('hex'))
     const file = path.join(this.localDir, relative)
     const gzip = createGzip()
@@ -183,7 +185,10 @@ export class BackupWriter {
           await readBackObject(s3.client, s3.location.bucket, entry.dataFileS3Key, entry)
           if (!this.options.keepLocal) await rm(file, { force: true })
         } catch (error) {
-          this.failure ??= backupFailure(`uploading ${s3Uri(s3.location.bucket, entry.dataFileS3Key)}`, error)
+          this.failure ??= backupFailure(
+            `uploading ${s3Uri(s3.location.bucket, entry.dataFileS3Key)}`,
+            error
+          )
         }
       })
     }
@@ -205,15 +210,19 @@ export class BackupWriter {
     }
   }
 
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
   /** Closes the data, writes the manifests and reads everything back. */
   async finish(digest: DigestSummary): Promise<BackupResult> {
     await this.queue
-    if (this.failure !== undefined) throw this.failure
+    this.throwIfFailed()
     // Every backup has at least one data file, as DynamoDB's exports do (empty or not).
-    if (!this.current && this.files.length === 0) await this.openDataFile()
+    if (!this.current && this.files.length === 0) this.openDataFile()
     await this.closeDataFile()
     await this.uploads
-    if (this.failure !== undefined) throw this.failure
+    this.throwIfFailed()
     if (digest.count !== this.itemCount) {
       throw new ActionError(
         'backup.countMismatch',
@@ -225,7 +234,8 @@ export class BackupWriter {
     const description = source.description
     const stored: StoredTableDescription = { table: description }
     if (source.timeToLive !== 'unsupported') stored.timeToLive = source.timeToLive
-    if (source.pointInTimeRecovery !== 'unsupported') stored.pointInTimeRecovery = source.pointInTimeRecovery
+    if (source.pointInTimeRecovery !== 'unsupported')
+      stored.pointInTimeRecovery = source.pointInTimeRecovery
     if (source.tags !== 'unsupported') {
       stored.tags = source.tags.map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }))
     }

@@ -25,7 +25,10 @@ export interface CopyEstimate {
  * per started KB of each item, once for the table and once per GSI. Duration: the slowest of
  * the target's write rate, the source's read rate and the runner's own ceiling.
  */
-export function estimateCopy(source: TableDescription, target?: TableDescription | null): CopyEstimate {
+export function estimateCopy(
+  source: TableDescription,
+  target?: TableDescription | null
+): CopyEstimate {
   const items = source.ItemCount ?? 0
   const bytes = source.TableSizeBytes ?? 0
   const averageItem = items > 0 ? bytes / items : 0
@@ -41,7 +44,11 @@ export function estimateCopy(source: TableDescription, target?: TableDescription
     billingMode(source) === 'PROVISIONED'
       ? Math.max(1, source.ProvisionedThroughput?.ReadCapacityUnits ?? 1)
       : ON_DEMAND_READS_PER_SECOND
-  const copySeconds = Math.max(writeUnits / writeRate, sourceReadUnits / readRate, items / CLIENT_ITEMS_PER_SECOND)
+  const copySeconds = Math.max(
+    writeUnits / writeRate,
+    sourceReadUnits / readRate,
+    items / CLIENT_ITEMS_PER_SECOND
+  )
   const verifySeconds = Math.max(sourceReadUnits / readRate, items / (CLIENT_ITEMS_PER_SECOND * 2))
   return {
     items,

@@ -45,9 +45,13 @@ export async function describeTable(
     description = (await client.send(new DescribeTableCommand({ TableName: name }))).Table
   } catch (error) {
     if (isNamed(error, 'ResourceNotFoundException')) return null
-    throw new ActionError('aws.describeTable', `Could not describe table '${name}': ${errorMessage(error)}`, {
-      cause: error
-    })
+    throw new ActionError(
+      'aws.describeTable',
+      `Could not describe table '${name}': ${errorMessage(error)}`,
+      {
+        cause: error
+      }
+    )
   }
   if (!description) return null
 
@@ -141,7 +145,10 @@ function attributeType(description: TableDescription, name: string): string {
 
 function describeKeySchema(description: TableDescription, schema: KeySchemaElement[] = []): string {
   return schema
-    .map((k) => `${k.AttributeName}:${attributeType(description, k.AttributeName ?? '')} (${k.KeyType})`)
+    .map(
+      (k) =>
+        `${k.AttributeName}:${attributeType(description, k.AttributeName ?? '')} (${k.KeyType})`
+    )
     .join(', ')
 }
 
@@ -195,7 +202,9 @@ function compareIndexes(
 export function billingMode(description: TableDescription): string {
   return (
     description.BillingModeSummary?.BillingMode ??
-    ((description.ProvisionedThroughput?.ReadCapacityUnits ?? 0) > 0 ? 'PROVISIONED' : 'PAY_PER_REQUEST')
+    ((description.ProvisionedThroughput?.ReadCapacityUnits ?? 0) > 0
+      ? 'PROVISIONED'
+      : 'PAY_PER_REQUEST')
   )
 }
 
@@ -213,21 +222,26 @@ function describeStream(description: TableDescription): string {
 
 function describeSse(description: TableDescription): string {
   const sse = description.SSEDescription
-  if (!sse || !['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? '')) return 'AWS owned key'
+  if (!sse || !['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? ''))
+    return 'AWS owned key'
   return `${sse.SSEType ?? 'KMS'}${sse.KMSMasterKeyArn ? ` (${sse.KMSMasterKeyArn})` : ''}`
 }
 
 function describeTtl(info: TableInfo): string {
   if (info.timeToLive === 'unsupported') return 'unknown'
-  return info.timeToLive.enabled ? `enabled on '${info.timeToLive.attributeName ?? ''}'` : 'disabled'
+  return info.timeToLive.enabled
+    ? `enabled on '${info.timeToLive.attributeName ?? ''}'`
+    : 'disabled'
 }
 
 function describeTags(info: TableInfo): string {
   if (info.tags === 'unsupported') return 'unknown'
-  return userTags(info.tags)
-    .map((t) => `${t.Key}=${t.Value}`)
-    .sort()
-    .join(', ') || 'none'
+  return (
+    userTags(info.tags)
+      .map((t) => `${t.Key}=${t.Value}`)
+      .sort()
+      .join(', ') || 'none'
+  )
 }
 
 /** Tags a caller may set: `aws:` tags belong to AWS (CloudFormation's stack tags, say). */
@@ -243,11 +257,17 @@ export function describeSettings(info: TableInfo): Record<string, string> {
     keys: describeKeySchema(d, d.KeySchema),
     gsis:
       (d.GlobalSecondaryIndexes ?? [])
-        .map((i) => `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`)
+        .map(
+          (i) =>
+            `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`
+        )
         .join('; ') || 'none',
     lsis:
       (d.LocalSecondaryIndexes ?? [])
-        .map((i) => `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`)
+        .map(
+          (i) =>
+            `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`
+        )
         .join('; ') || 'none',
     billing: describeCapacity(d),
     stream: describeStream(d),
@@ -277,8 +297,22 @@ export function compareDefinitions(source: TableInfo, target: TableInfo): Defini
   if (sourceKeys !== targetKeys) {
     blocking.push(`primary keys differ: source ${sourceKeys}; target ${targetKeys}`)
   }
-  compareIndexes('global secondary index', s, t, s.GlobalSecondaryIndexes, t.GlobalSecondaryIndexes, blocking)
-  compareIndexes('local secondary index', s, t, s.LocalSecondaryIndexes, t.LocalSecondaryIndexes, blocking)
+  compareIndexes(
+    'global secondary index',
+    s,
+    t,
+    s.GlobalSecondaryIndexes,
+    t.GlobalSecondaryIndexes,
+    blocking
+  )
+  compareIndexes(
+    'local secondary index',
+    s,
+    t,
+    s.LocalSecondaryIndexes,
+    t.LocalSecondaryIndexes,
+    blocking
+  )
 
   const advisory: string[] = []
   const sourceSettings = describeSettings(source)
@@ -306,14 +340,23 @@ export function compareDefinitions(source: TableInfo, target: TableInfo): Defini
 // --- Cloning ---------------------------------------------------------------------------------
 
 /** CreateTable input that clones the source's whole definition under a new name. */
-export function cloneCreateTableInput(info: TableInfo, targetName: string): CreateTableCommandInput {
+export function cloneCreateTableInput(
+  info: TableInfo,
+  targetName: string
+): CreateTableCommandInput {
   const d = info.description
   const provisioned = billingMode(d) === 'PROVISIONED'
-  const throughput = (t?: { ReadCapacityUnits?: number | undefined; WriteCapacityUnits?: number | undefined }) => ({
+  const throughput = (t?: {
+    ReadCapacityUnits?: number | undefined
+    WriteCapacityUnits?: number | undefined
+  }) => ({
     ReadCapacityUnits: Math.max(1, t?.ReadCapacityUnits ?? 1),
     WriteCapacityUnits: Math.max(1, t?.WriteCapacityUnits ?? 1)
   })
-  const onDemand = (o?: { MaxReadRequestUnits?: number | undefined; MaxWriteRequestUnits?: number | undefined }) =>
+  const onDemand = (o?: {
+    MaxReadRequestUnits?: number | undefined
+    MaxWriteRequestUnits?: number | undefined
+  }) =>
     o && ((o.MaxReadRequestUnits ?? 0) > 0 || (o.MaxWriteRequestUnits ?? 0) > 0) ? o : undefined
 
   const input: CreateTableCommandInput = {
@@ -352,13 +395,18 @@ export function cloneCreateTableInput(info: TableInfo, targetName: string): Crea
     }
   }
   const sse = d.SSEDescription
-  if (sse && ['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? '') && sse.SSEType === 'KMS') {
+  if (
+    sse &&
+    ['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? '') &&
+    sse.SSEType === 'KMS'
+  ) {
     input.SSESpecification = { Enabled: true, SSEType: 'KMS' }
     if (sse.KMSMasterKeyArn) input.SSESpecification.KMSMasterKeyId = sse.KMSMasterKeyArn
   }
   if (d.TableClassSummary?.TableClass) input.TableClass = d.TableClassSummary.TableClass
   if (d.DeletionProtectionEnabled) input.DeletionProtectionEnabled = true
-  if (info.tags !== 'unsupported' && userTags(info.tags).length > 0) input.Tags = userTags(info.tags)
+  if (info.tags !== 'unsupported' && userTags(info.tags).length > 0)
+    input.Tags = userTags(info.tags)
   return input
 }
 
@@ -425,7 +473,9 @@ export async function waitForActive(
   const deadline = now() + (options.timeoutMs ?? 30 * 60_000)
   for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
     const table = (await client.send(new DescribeTableCommand({ TableName: name }))).Table
-    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE')
+    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every(
+      (i) => i.IndexStatus === 'ACTIVE'
+    )
     if (table?.TableStatus === 'ACTIVE' && indexesActive) return table
     if (now() > deadline) {
       throw new ActionError(

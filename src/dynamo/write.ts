@@ -3,7 +3,7 @@ import {
   type DynamoDBClient,
   type WriteRequest
 } from '@aws-sdk/client-dynamodb'
-import { ActionError, errorMessage, errorName } from '../errors.js'
+import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item } from '../types.js'
 import { describeKey } from '../util/redact.js'
 import {
@@ -72,11 +72,17 @@ export function requestWireSize(item: Item): number {
   const bound = valueWireSize(item) + 32
   // Large items get measured exactly so a batch of big items is not split more than needed.
   if (bound <= 256 * 1024) return bound
-  return Buffer.byteLength(JSON.stringify(item, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))) + 32
+  return (
+    Buffer.byteLength(
+      JSON.stringify(item, (_k, v: unknown) =>
+        v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v
+      )
+    ) + 32
+  )
 }
 
 function keyOf(request: WriteRequest): Item {
-  return (request.PutRequest?.Item ?? request.DeleteRequest?.Key ?? {}) as Item
+  return request.PutRequest?.Item ?? request.DeleteRequest?.Key ?? {}
 }
 
 function keyText(item: Item, keyAttributes: readonly string[]): string {
@@ -109,7 +115,7 @@ export class BatchWriter {
   private readonly callKeys = new Map<string, Promise<void>>()
   private running = 0
   private readonly slotWaiters: (() => void)[] = []
-  private failure: unknown
+  private failure: Error | undefined
   private readonly now: () => number
   private readonly wait: Sleep
 
@@ -191,7 +197,7 @@ export class BatchWriter {
     const call: Promise<void> = slot
       .then(() => (this.failure === undefined ? this.send(batch) : undefined))
       .catch((error: unknown) => {
-        this.failure ??= error
+        this.failure ??= toError(error)
       })
       .finally(() => {
         this.releaseSlot()
@@ -218,7 +224,8 @@ export class BatchWriter {
             ReturnConsumedCapacity: 'TOTAL'
           })
         )
-        for (const c of result.ConsumedCapacity ?? []) this.stats.consumedCapacity += c.CapacityUnits ?? 0
+        for (const c of result.ConsumedCapacity ?? [])
+          this.stats.consumedCapacity += c.CapacityUnits ?? 0
         unprocessed = result.UnprocessedItems?.[table] ?? []
         this.stats.written += remaining.length - unprocessed.length
         if (unprocessed.length === 0) return
@@ -247,7 +254,12 @@ export class BatchWriter {
           `Gave up writing ${remaining.length} item(s) to table '${table}' after ${attempt + 1} attempts and ${Math.round((this.now() - lastProgress) / 1000)} s without progress (last: ${reason}). Keys: ${keys.join('; ')}. Raise the table's write capacity or 'retry-timeout-seconds', then run again.`
         )
       }
-      this.options.onRetry?.({ reason, attempt: attempt + 1, delayMs: delay, remaining: remaining.length })
+      this.options.onRetry?.({
+        reason,
+        attempt: attempt + 1,
+        delayMs: delay,
+        remaining: remaining.length
+      })
       await this.wait(delay)
     }
   }

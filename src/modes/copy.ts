@@ -32,7 +32,11 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         for (const note of notes) core.warning(`${target}: ${note}`)
         report.notes = [`created '${target}' from the source's definition`, ...notes]
         targetInfo = await describeTable(ctx.clients.dynamodb, target)
-        if (!targetInfo) throw new ActionError('copy.targetMissing', `Target '${target}' vanished after it was created.`)
+        if (!targetInfo)
+          throw new ActionError(
+            'copy.targetMissing',
+            `Target '${target}' vanished after it was created.`
+          )
       }
 
       const writer = new BatchWriter(ctx.clients.dynamodb, {

@@ -34,12 +34,21 @@ export async function runPlan(ctx: RunContext): Promise<void> {
       const refusals: string[] = []
       if (!source) refusals.push(`source table '${pair.source}' does not exist`)
       if (pair.target && !target && !inputs.createTarget) {
-        refusals.push(`target table '${pair.target}' does not exist (set 'create-target: true' to clone it from the source)`)
+        refusals.push(
+          `target table '${pair.target}' does not exist (set 'create-target: true' to clone it from the source)`
+        )
       }
-      const differences = source && target ? compareDefinitions(source, target) : { blocking: [], advisory: [] }
+      const differences =
+        source && target ? compareDefinitions(source, target) : { blocking: [], advisory: [] }
       refusals.push(...differences.blocking)
-      if (target && !inputs.allowNonEmptyTarget && !(await isTableEmpty(ctx.clients.dynamodb, target.name))) {
-        refusals.push(`target table '${target.name}' already holds items (set 'allow-non-empty-target: true' to copy into it anyway)`)
+      if (
+        target &&
+        !inputs.allowNonEmptyTarget &&
+        !(await isTableEmpty(ctx.clients.dynamodb, target.name))
+      ) {
+        refusals.push(
+          `target table '${target.name}' already holds items (set 'allow-non-empty-target: true' to copy into it anyway)`
+        )
       }
       if (!inputs.backupS3 && !inputs.backupArtifact) {
         refusals.push("no backup destination ('backup-s3-uri' or 'backup-artifact: true')")
@@ -58,7 +67,8 @@ export async function runPlan(ctx: RunContext): Promise<void> {
       report.status = 'planned'
       if (source) report.sourceCount = source.description.ItemCount ?? 0
       if (target) report.targetCount = target.description.ItemCount ?? 0
-      for (const reason of refusals) core.warning(`${pair.source} -> ${pair.target ?? ''}: copy would refuse: ${reason}`)
+      for (const reason of refusals)
+        core.warning(`${pair.source} -> ${pair.target ?? ''}: copy would refuse: ${reason}`)
       for (const note of differences.advisory) core.info(`Advisory difference: ${note}`)
       core.notice(
         `${pair.source} -> ${pair.target ?? ''}: copy would ${plan.copy.action === 'refuse' ? 'refuse' : plan.copy.action}${plan.copy.estimate ? ` (~${plan.copy.estimate.items} items, ~${plan.copy.estimate.writeUnits} WCU, ~${plan.copy.estimate.seconds}s)` : ''}`

@@ -14,11 +14,26 @@ export async function runVerify(ctx: RunContext): Promise<void> {
     plans,
     async ({ source, target }, report) => {
       const [sourcePass, targetPass] = await Promise.all([
-        runPipeline(ctx, { table: source.name, label: `digest ${source.name}`, approximateItems: source.description.ItemCount ?? 0 }),
-        runPipeline(ctx, { table: target.name, label: `digest ${target.name}`, approximateItems: target.description.ItemCount ?? 0 })
+        runPipeline(ctx, {
+          table: source.name,
+          label: `digest ${source.name}`,
+          approximateItems: source.description.ItemCount ?? 0
+        }),
+        runPipeline(ctx, {
+          table: target.name,
+          label: `digest ${target.name}`,
+          approximateItems: target.description.ItemCount ?? 0
+        })
       ])
       report.scanned = sourcePass.scanned + targetPass.scanned
-      const equal = await judgeDigests(ctx, report, source, target.name, sourcePass.digest, targetPass.digest)
+      const equal = await judgeDigests(
+        ctx,
+        report,
+        source,
+        target.name,
+        sourcePass.digest,
+        targetPass.digest
+      )
       if (!equal) {
         report.status = 'mismatch'
         throw new ActionError(
@@ -27,7 +42,9 @@ export async function runVerify(ctx: RunContext): Promise<void> {
         )
       }
       report.status = 'verified'
-      core.notice(`'${source.name}' and '${target.name}' hold the same ${sourcePass.digest.count} items.`)
+      core.notice(
+        `'${source.name}' and '${target.name}' hold the same ${sourcePass.digest.count} items.`
+      )
     },
     { stopOnFailure: false }
   )

@@ -47,7 +47,9 @@ function renderPlan(plan: PairPlan): string {
     .join('')
   let html = `<table><tr><th>setting</th><th>source</th><th>target</th></tr>${rows}</table>`
   const list = (title: string, items: string[]): string =>
-    items.length > 0 ? `<p><b>${escapeHtml(title)}</b></p><ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : ''
+    items.length > 0
+      ? `<p><b>${escapeHtml(title)}</b></p><ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>`
+      : ''
   html += list('Blocking differences', plan.differences.blocking)
   html += list('Advisory differences', plan.differences.advisory)
   html += `<p><b>copy would:</b> ${escapeHtml(plan.copy.action)}</p>`
@@ -67,14 +69,21 @@ function renderPair(pair: PairReport): string {
   if (pair.written !== undefined) rows.push(row('Items written', count(pair.written)))
   if (pair.sourceCount !== undefined) rows.push(row('Source items', count(pair.sourceCount)))
   if (pair.targetCount !== undefined) rows.push(row('Target items', count(pair.targetCount)))
-  if (pair.sourceDigest) rows.push(row('Source digest', `<code>${escapeHtml(pair.sourceDigest)}</code>`))
-  if (pair.targetDigest) rows.push(row('Target digest', `<code>${escapeHtml(pair.targetDigest)}</code>`))
+  if (pair.sourceDigest)
+    rows.push(row('Source digest', `<code>${escapeHtml(pair.sourceDigest)}</code>`))
+  if (pair.targetDigest)
+    rows.push(row('Target digest', `<code>${escapeHtml(pair.targetDigest)}</code>`))
   if (pair.verified !== undefined) {
-    const how = pair.verification === 'by-key' ? 'every source item found unchanged by key' : 'count and content digest'
+    const how =
+      pair.verification === 'by-key'
+        ? 'every source item found unchanged by key'
+        : 'count and content digest'
     rows.push(row('Verified', pair.verified ? `yes (${how})` : `<b>no</b> (${how})`))
   }
   if (pair.backupLocations?.length) {
-    rows.push(row('Backup', pair.backupLocations.map((l) => `<code>${escapeHtml(l)}</code>`).join('<br>')))
+    rows.push(
+      row('Backup', pair.backupLocations.map((l) => `<code>${escapeHtml(l)}</code>`).join('<br>'))
+    )
   }
   if (pair.durationMs !== undefined) {
     rows.push(row('Duration', escapeHtml(formatDuration(pair.durationMs))))
@@ -85,7 +94,8 @@ function renderPair(pair: PairReport): string {
   }
   if (pair.error) rows.push(row('Reason', escapeHtml(pair.error)))
   let html = `<h3>${escapeHtml(title)}</h3><table>${rows.join('')}</table>`
-  if (pair.notes?.length) html += `<ul>${pair.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
+  if (pair.notes?.length)
+    html += `<ul>${pair.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
   if (pair.differences?.length) {
     html += `<p><b>Differing keys</b> (first ${pair.differences.length}; keys only):</p><ul>${pair.differences
       .map((d) => `<li>${escapeHtml(d.kind)}: <code>${escapeHtml(d.key)}</code></li>`)
@@ -101,7 +111,10 @@ export function renderSummary(report: Report): string {
   const heading = `<h2>DynamoDB table mover: ${escapeHtml(report.mode)} ${failed ? '❌ failed' : '✅ succeeded'}</h2>`
   const error = report.error ? `<p><b>Error:</b> ${escapeHtml(report.error)}</p>` : ''
   const pairs = report.pairs.map(renderPair).join('\n')
-  const duration = report.durationMs !== undefined ? `<p>Total time: ${escapeHtml(formatDuration(report.durationMs))}</p>` : ''
+  const duration =
+    report.durationMs !== undefined
+      ? `<p>Total time: ${escapeHtml(formatDuration(report.durationMs))}</p>`
+      : ''
   return `${heading}\n${error}\n${pairs}\n${duration}\n`
 }
 
@@ -109,7 +122,10 @@ export function renderSummary(report: Report): string {
  * Appends the summary to GITHUB_STEP_SUMMARY, as core.summary.write() does; read from the
  * environment each time (core.summary keeps the first path it saw for the process).
  */
-export async function writeSummary(report: Report, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function writeSummary(
+  report: Report,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<void> {
   const file = env.GITHUB_STEP_SUMMARY
   if (!file) {
     core.debug('GITHUB_STEP_SUMMARY is not set; no job summary written.')

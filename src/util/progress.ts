@@ -37,10 +37,15 @@ export class Progress {
 
   line(): string {
     const rate = this.rate()
-    const parts = [`${this.label}: ${this.done.toLocaleString('en-US')} items`, `${Math.round(rate).toLocaleString('en-US')} items/s`]
+    const parts = [
+      `${this.label}: ${this.done.toLocaleString('en-US')} items`,
+      `${Math.round(rate).toLocaleString('en-US')} items/s`
+    ]
     if (this.expected > 0) {
       const percent = Math.min(100, (this.done / this.expected) * 100)
-      parts.push(`~${percent.toFixed(percent < 10 ? 1 : 0)}% of ~${this.expected.toLocaleString('en-US')}`)
+      parts.push(
+        `~${percent.toFixed(percent < 10 ? 1 : 0)}% of ~${this.expected.toLocaleString('en-US')}`
+      )
       if (rate > 0 && this.done < this.expected) {
         parts.push(`ETA ${formatDuration(((this.expected - this.done) / rate) * 1000)}`)
       }

@@ -8,7 +8,13 @@ import { KeyLookup } from './lookup.js'
 
 export const MAX_REPORTED_DIFFERENCES = 20
 
-function lookupIn(ctx: RunContext, table: string, keyAttributes: string[], kind: KeyDifference['kind'], limit: number): KeyLookup {
+function lookupIn(
+  ctx: RunContext,
+  table: string,
+  keyAttributes: string[],
+  kind: KeyDifference['kind'],
+  limit: number
+): KeyLookup {
   return new KeyLookup(ctx.clients.dynamodb, {
     table,
     keyAttributes,
@@ -74,11 +80,17 @@ export async function judgeDigests(
   report.sourceDigest = sourceDigest.digest
   report.targetDigest = targetDigest.digest
   report.verification = 'digest'
-  const equal = sourceDigest.count === targetDigest.count && sourceDigest.digest === targetDigest.digest
+  const equal =
+    sourceDigest.count === targetDigest.count && sourceDigest.digest === targetDigest.digest
   report.verified = equal
   if (!equal) {
     core.info(`'${source.name}' and '${target}' differ; looking for the differing keys.`)
-    report.differences = await findDifferences(ctx, source, target, sourceDigest.differingBuckets(targetDigest))
+    report.differences = await findDifferences(
+      ctx,
+      source,
+      target,
+      sourceDigest.differingBuckets(targetDigest)
+    )
   }
   return equal
 }

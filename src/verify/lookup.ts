@@ -1,13 +1,8 @@
 import { BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { ActionError, errorMessage, errorName } from '../errors.js'
+import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item, KeyDifference } from '../types.js'
 import { describeKey, extractKey } from '../util/redact.js'
-import {
-  backoffDelay,
-  isRetryableAwsError,
-  sleep as realSleep,
-  type Sleep
-} from '../util/retry.js'
+import { backoffDelay, isRetryableAwsError, sleep as realSleep, type Sleep } from '../util/retry.js'
 import { canonicalValue, itemHash } from './digest.js'
 
 /** BatchGetItem takes at most 100 keys a call. */
@@ -47,7 +42,7 @@ export class KeyLookup {
   readonly examples: KeyDifference[] = []
   private batch: Expected[] = []
   private readonly calls = new Set<Promise<void>>()
-  private failure: unknown
+  private failure: Error | undefined
   private readonly wait: Sleep
   private readonly now: () => number
 
@@ -67,7 +62,10 @@ export class KeyLookup {
   async check(items: readonly Item[], hashes?: readonly Buffer[]): Promise<void> {
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as Item
-      this.batch.push({ key: extractKey(item, this.options.keyAttributes), hash: hashes?.[i] ?? itemHash(item) })
+      this.batch.push({
+        key: extractKey(item, this.options.keyAttributes),
+        hash: hashes?.[i] ?? itemHash(item)
+      })
       if (this.batch.length >= MAX_GET_KEYS) await this.dispatch()
     }
   }
@@ -85,7 +83,7 @@ export class KeyLookup {
     while (this.calls.size >= this.options.maxInFlight) await Promise.race(this.calls)
     const call: Promise<void> = this.lookup(batch)
       .catch((error: unknown) => {
-        this.failure ??= error
+        this.failure ??= toError(error)
       })
       .finally(() => this.calls.delete(call))
     this.calls.add(call)
@@ -113,7 +111,9 @@ export class KeyLookup {
     for (let attempt = 0; keys.length > 0; attempt++) {
       try {
         const result = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } })
+          new BatchGetItemCommand({
+            RequestItems: { [table]: { Keys: keys, ConsistentRead: true } }
+          })
         )
         for (const found of result.Responses?.[table] ?? []) {
           const text = this.keyText(found)
@@ -125,7 +125,7 @@ export class KeyLookup {
         }
         const unprocessed = result.UnprocessedKeys?.[table]?.Keys ?? []
         if (unprocessed.length < keys.length) lastProgress = this.now()
-        keys = unprocessed as Item[]
+        keys = unprocessed
         if (keys.length === 0) break
       } catch (error) {
         if (!isRetryableAwsError(error)) {
