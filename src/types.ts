@@ -64,6 +64,8 @@ export interface PairReport {
   differences?: KeyDifference[]
   backupLocations?: string[]
   durationMs?: number
+  /** Time of each phase in ms (e.g. copy: the pass that backs up and writes; verify). */
+  phases?: Record<string, number>
   /** Plain-language reason when status is failed or skipped. */
   error?: string
   errorCode?: string

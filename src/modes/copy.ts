@@ -48,6 +48,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         onRetry: ({ reason, attempt, delayMs }) =>
           core.debug(`write ${target}: attempt ${attempt + 1} in ${delayMs} ms (${reason})`)
       })
+      const copyStarted = Date.now()
       const backup = await openBackup(ctx, source)
       const pass = await runPipeline(ctx, {
         table: source.name,
@@ -57,6 +58,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         writer
       })
       const result = await backup.finish(pass.digest.summary())
+      report.phases = { copyMs: Date.now() - copyStarted }
       report.scanned = pass.scanned
       report.written = writer.stats.written
       report.backupLocations = await publishBackup(ctx, source.name, result)
@@ -68,6 +70,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         )
       }
 
+      const verifyStarted = Date.now()
       const verified = plan.targetWasEmpty
         ? await judgeDigests(
             ctx,
@@ -84,6 +87,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
             ).digest
           )
         : await verifyContained(ctx, report, source, targetInfo)
+      report.phases.verifyMs = Date.now() - verifyStarted
       if (!verified) {
         report.status = 'mismatch'
         throw new ActionError(

@@ -26,6 +26,7 @@ export function reportJson(report: Report): string {
       differences: p.differences ?? [],
       backupLocations: p.backupLocations ?? [],
       durationMs: p.durationMs ?? null,
+      ...(p.phases ? { phases: p.phases } : {}),
       ...(p.error ? { error: p.error, errorCode: p.errorCode } : {}),
       ...(p.plan ? { plan: p.plan } : {})
     }))
