@@ -35,6 +35,16 @@ describe('inputs.ts', () => {
     expect(declared).toEqual(Object.values(INPUTS).sort())
   })
 
+  it('documents exactly the inputs of action.yml in the README', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const table = readme.slice(
+      readme.indexOf('<!-- inputs:start -->'),
+      readme.indexOf('<!-- inputs:end -->')
+    )
+    const documented = [...table.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1]).sort()
+    expect(documented).toEqual(Object.values(INPUTS).sort())
+  })
+
   it('parses pairs, commas, comments and blank lines', () => {
     const pairs = parseTablePairs(
       '# move QA tables\norder-tracking-qa -> qa-order-tracking\n\n   \nusers-qa->qa-users, carts-qa -> qa-carts # trailing\n',
