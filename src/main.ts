@@ -6,20 +6,22 @@ import { ActionError, errorMessage } from './errors.js'
 import { getInputs } from './inputs.js'
 import { runBackup } from './modes/backup.js'
 import { runCopy } from './modes/copy.js'
+import { runDeleteSource } from './modes/delete-source.js'
 import { runPlan } from './modes/plan.js'
+import { runRestore } from './modes/restore.js'
 import { runVerify } from './modes/verify.js'
 import { checkAccount } from './preflight.js'
 import { setOutputs } from './report/outputs.js'
 import { writeSummary } from './report/summary.js'
 import type { Mode, Report } from './types.js'
 
-const MODES: Record<Mode, ((ctx: RunContext) => Promise<void>) | undefined> = {
+const MODES: Record<Mode, (ctx: RunContext) => Promise<void>> = {
   plan: runPlan,
   backup: runBackup,
   copy: runCopy,
   verify: runVerify,
-  'delete-source': undefined,
-  restore: undefined
+  'delete-source': runDeleteSource,
+  restore: runRestore
 }
 
 export interface RunOverrides {
@@ -39,12 +41,6 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
     const inputs = getInputs()
     report.mode = inputs.mode
     const mode = MODES[inputs.mode]
-    if (!mode) {
-      throw new ActionError(
-        'input.modeNotAvailable',
-        `Mode '${inputs.mode}' is not available yet in this version. Available: plan, backup, copy, verify.`
-      )
-    }
     clients = createClients({
       region: inputs.region,
       dynamodbEndpoint: inputs.dynamodbEndpoint,

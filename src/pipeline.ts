@@ -10,7 +10,10 @@ import { ContentDigest } from './verify/digest.js'
 import type { KeyLookup } from './verify/lookup.js'
 
 export interface PipelineOptions {
+  /** The table scanned, or (with `read`) the name the progress and errors use. */
   table: string
+  /** Reads items from elsewhere (a backup) instead of scanning `table`. */
+  read?: (onPage: (items: Item[]) => Promise<void>) => Promise<number>
   /** Progress label, e.g. "copy orders -> orders-v2". */
   label: string
   /** Expected item count for the ETA (DescribeTable's approximate count). */
@@ -51,43 +54,54 @@ export async function runPipeline(
   )
   let retries = 0
   try {
-    const totals = await scanTable(
-      ctx.clients.dynamodb,
-      {
-        table: options.table,
-        segments: ctx.inputs.scanSegments,
-        retryTimeoutMs: ctx.inputs.retryTimeoutMs,
-        ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
-        ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
-        onRetry: (error, attempt) => {
-          retries++
-          core.debug(`scan ${options.table}: retry ${attempt} after ${errorName(error) || 'error'}`)
+    const handle = async (items: Item[]): Promise<void> => {
+      const hashes = items.map((item) => digest.add(item))
+      if (options.backup) await options.backup.write(items)
+      if (options.writer) await options.writer.put(items)
+      if (options.lookup) {
+        const buckets = options.lookupBuckets
+        if (buckets) {
+          const picked: Item[] = []
+          const pickedHashes: Buffer[] = []
+          items.forEach((item, i) => {
+            const hash = hashes[i] as Buffer
+            if (buckets.has(ContentDigest.bucketOf(hash))) {
+              picked.push(item)
+              pickedHashes.push(hash)
+            }
+          })
+          await options.lookup.check(picked, pickedHashes)
+        } else {
+          await options.lookup.check(items, hashes)
         }
-      },
-      async (page) => {
-        const hashes = page.items.map((item) => digest.add(item))
-        if (options.backup) await options.backup.write(page.items)
-        if (options.writer) await options.writer.put(page.items)
-        if (options.lookup) {
-          const buckets = options.lookupBuckets
-          if (buckets) {
-            const picked: Item[] = []
-            const pickedHashes: Buffer[] = []
-            page.items.forEach((item, i) => {
-              const hash = hashes[i] as Buffer
-              if (buckets.has(ContentDigest.bucketOf(hash))) {
-                picked.push(item)
-                pickedHashes.push(hash)
-              }
-            })
-            await options.lookup.check(picked, pickedHashes)
-          } else {
-            await options.lookup.check(page.items, hashes)
-          }
-        }
-        progress.add(page.items.length)
       }
-    )
+      progress.add(items.length)
+    }
+    let scanned = 0
+    let readCapacity = 0
+    if (options.read) {
+      scanned = await options.read(handle)
+    } else {
+      const totals = await scanTable(
+        ctx.clients.dynamodb,
+        {
+          table: options.table,
+          segments: ctx.inputs.scanSegments,
+          retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+          ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
+          ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+          onRetry: (error, attempt) => {
+            retries++
+            core.debug(
+              `scan ${options.table}: retry ${attempt} after ${errorName(error) || 'error'}`
+            )
+          }
+        },
+        (page) => handle(page.items)
+      )
+      scanned = totals.items
+      readCapacity = totals.consumedCapacity
+    }
     await options.writer?.flush()
     await options.lookup?.finish()
     if (retries > 0)
@@ -97,8 +111,8 @@ export async function runPipeline(
     core.info(progress.line())
     return {
       digest,
-      scanned: totals.items,
-      readCapacity: totals.consumedCapacity,
+      scanned,
+      readCapacity,
       durationMs: Date.now() - started
     }
   } catch (error) {

@@ -42,18 +42,30 @@ export async function checkAccount(ctx: RunContext): Promise<string | undefined>
   try {
     account = (await ctx.clients.sts.send(new GetCallerIdentityCommand({}))).Account
   } catch (error) {
+    ;(ctx.report.gates ??= []).push({
+      gate: 'aws account',
+      passed: false,
+      detail: 'sts:GetCallerIdentity failed'
+    })
     throw new GateError(
       'gate.accountUnknown',
       `Could not confirm the AWS account (sts:GetCallerIdentity failed: ${errorMessage(error)}). Nothing was done.`,
       { cause: error }
     )
   }
+  const gates = (ctx.report.gates ??= [])
   if (account !== expected) {
+    gates.push({
+      gate: 'aws account',
+      passed: false,
+      detail: `credentials of account ${account ?? 'unknown'}, expected ${expected}`
+    })
     throw new GateError(
       'gate.wrongAccount',
       `The AWS credentials belong to account ${account ?? 'unknown'}, but 'expected-account-id' is ${expected}. Nothing was done: check which role the job assumed.`
     )
   }
+  gates.push({ gate: 'aws account', passed: true, detail: `credentials of account ${account}` })
   core.info(`AWS account ${account} matches expected-account-id.`)
   return account
 }

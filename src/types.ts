@@ -77,6 +77,8 @@ export interface PairReport {
 export interface Report {
   mode: Mode | 'unknown'
   pairs: PairReport[]
+  /** The audit record of a destructive mode: each gate and what it found. */
+  gates?: { gate: string; passed: boolean; detail: string }[]
   error?: string
   errorCode?: string
   durationMs?: number

@@ -6,7 +6,7 @@ import { BatchWriter } from '../dynamo/write.js'
 import { ActionError } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightCopy } from '../preflight.js'
-import { judgeDigests, verifyContained } from '../verify/compare.js'
+import { judgeDigests, tableSource, verifyContained } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
 
 /**
@@ -75,7 +75,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         ? await judgeDigests(
             ctx,
             report,
-            source,
+            tableSource(source),
             target,
             pass.digest,
             (

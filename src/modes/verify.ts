@@ -3,7 +3,7 @@ import type { RunContext } from '../context.js'
 import { ActionError } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightVerify } from '../preflight.js'
-import { judgeDigests } from '../verify/compare.js'
+import { judgeDigests, tableSource } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
 
 /** verify: scans source and target side by side; equal count and content digest, or a list of differing keys. */
@@ -29,7 +29,7 @@ export async function runVerify(ctx: RunContext): Promise<void> {
       const equal = await judgeDigests(
         ctx,
         report,
-        source,
+        tableSource(source),
         target.name,
         sourcePass.digest,
         targetPass.digest

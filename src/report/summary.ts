@@ -105,17 +105,46 @@ function renderPair(pair: PairReport): string {
   return html
 }
 
+/** Who ran what where, from the runner's variables: part of a destructive mode's audit record. */
+function auditContext(env: NodeJS.ProcessEnv = process.env): string {
+  const facts = [
+    ['repository', env.GITHUB_REPOSITORY],
+    ['workflow', env.GITHUB_WORKFLOW],
+    [
+      'run',
+      env.GITHUB_RUN_ID
+        ? `${env.GITHUB_RUN_ID} (attempt ${env.GITHUB_RUN_ATTEMPT ?? '1'})`
+        : undefined
+    ],
+    ['job', env.GITHUB_JOB],
+    ['triggered by', env.GITHUB_TRIGGERING_ACTOR ?? env.GITHUB_ACTOR],
+    ['ref', env.GITHUB_REF],
+    ['commit', env.GITHUB_SHA]
+  ].filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '')
+  return facts.length > 0
+    ? `<p>${facts.map(([k, v]) => `${escapeHtml(k)}: <code>${escapeHtml(v)}</code>`).join(' · ')}</p>`
+    : ''
+}
+
 /** The whole job summary as HTML (pure). */
 export function renderSummary(report: Report): string {
   const failed = report.error !== undefined
   const heading = `<h2>DynamoDB table mover: ${escapeHtml(report.mode)} ${failed ? '❌ failed' : '✅ succeeded'}</h2>`
   const error = report.error ? `<p><b>Error:</b> ${escapeHtml(report.error)}</p>` : ''
+  const gates = report.gates?.length
+    ? `<h3>Gates (audit record)</h3><table><tr><th>gate</th><th>result</th><th>detail</th></tr>${report.gates
+        .map(
+          (g) =>
+            `<tr><td>${escapeHtml(g.gate)}</td><td>${g.passed ? '✅ passed' : '❌ refused'}</td><td>${escapeHtml(g.detail)}</td></tr>`
+        )
+        .join('')}</table>\n${auditContext()}`
+    : ''
   const pairs = report.pairs.map(renderPair).join('\n')
   const duration =
     report.durationMs !== undefined
       ? `<p>Total time: ${escapeHtml(formatDuration(report.durationMs))}</p>`
       : ''
-  return `${heading}\n${error}\n${pairs}\n${duration}\n`
+  return `${heading}\n${error}\n${gates}\n${pairs}\n${duration}\n`
 }
 
 /**

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { keyAttributeNames, type TableInfo } from '../dynamo/tables.js'
 import { runPipeline } from '../pipeline.js'
-import type { KeyDifference, PairReport } from '../types.js'
+import type { Item, KeyDifference, PairReport } from '../types.js'
 import type { ContentDigest } from './digest.js'
 import { KeyLookup } from './lookup.js'
 
@@ -26,31 +26,44 @@ function lookupIn(
   })
 }
 
+/** What is compared against a target: a table, or a backup read item by item. */
+export interface ComparedSource {
+  name: string
+  keyAttributes: string[]
+  /** Reads the items from a backup instead of scanning the table `name`. */
+  read?: (onPage: (items: Item[]) => Promise<void>) => Promise<number>
+}
+
+export function tableSource(info: TableInfo): ComparedSource {
+  return { name: info.name, keyAttributes: keyAttributeNames(info.description) }
+}
+
 /**
- * Names up to `limit` keys that differ between two tables whose digests differ. Only the
- * digest buckets that differ are looked at: first source items there are looked up in the
- * target (missing or different), then target items there are looked up in the source
- * (only in the target). Memory stays bounded: nothing is collected but the examples.
+ * Names up to `limit` keys that differ between a source and a target whose digests differ.
+ * Only the digest buckets that differ are looked at: source items there are looked up in
+ * the target (missing or different), then, for a table source, target items there are looked
+ * up in the source (only in the target). Memory stays bounded: nothing is kept but examples.
  */
 export async function findDifferences(
   ctx: RunContext,
-  source: TableInfo,
+  source: ComparedSource,
   target: string,
   buckets: Set<number>,
   limit = MAX_REPORTED_DIFFERENCES
 ): Promise<KeyDifference[]> {
-  const keys = keyAttributeNames(source.description)
+  const keys = source.keyAttributes
   const forward = lookupIn(ctx, target, keys, 'missing-in-target', limit)
   await runPipeline(ctx, {
     table: source.name,
     label: `finding differences in ${source.name}`,
     approximateItems: 0,
+    ...(source.read ? { read: source.read } : {}),
     lookup: forward,
     lookupBuckets: buckets,
     shouldStop: () => forward.examples.length >= limit
   })
   const examples = forward.examples.slice(0, limit)
-  if (examples.length < limit) {
+  if (examples.length < limit && !source.read) {
     const backward = lookupIn(ctx, source.name, keys, 'only-in-target', limit - examples.length)
     await runPipeline(ctx, {
       table: target,
@@ -66,11 +79,11 @@ export async function findDifferences(
   return examples.slice(0, limit)
 }
 
-/** Fills the report's digest fields and decides `verified` from two full-table digests. */
+/** Fills the report's digest fields and decides `verified` from two full digests. */
 export async function judgeDigests(
   ctx: RunContext,
   report: PairReport,
-  source: TableInfo,
+  source: ComparedSource,
   target: string,
   sourceDigest: ContentDigest,
   targetDigest: ContentDigest

@@ -1,0 +1,969 @@
+// `npm run bench`: how fast the bundled action copies a table, next to the fastest plain copy
+// loop, on one DynamoDB Local and moto (S3) started by this script. Prints figures and ratios;
+// it never asserts on time (the numbers depend on the machine).
+//
+// For each table size N (default 10,000 and 100,000 items of about 1 KB):
+//   1. seed a source table with a plain parallel BatchWriteItem loop;
+//   2. RAW CEILING: copy it into a fresh empty table with the fastest plain loop: a parallel
+//      Scan (8 segments, ConsistentRead, one page of look-ahead) feeding 32 BatchWriteItem
+//      calls of 25 items in flight, UnprocessedItems sent again; no backup, no digest;
+//   3. ACTION: `node dist/index.js` in mode copy, exactly as the runner runs it (INPUT_<NAME>,
+//      GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP), into another fresh empty table with the
+//      same definition, backing up to moto S3 (backup-s3-uri). From the `report` output:
+//      phases.copyMs (the one pass that backs up, digests and writes) and phases.verifyMs (the
+//      scan of the target); the process's wall time; and its own peak RSS (the action runs in
+//      `node scripts/bench.mjs --child`, which imports dist/index.js and writes
+//      process.resourceUsage().maxRSS on exit; /proc/<pid>/status VmHWM is polled as a check).
+//
+// Usage:
+//   npm run bench                          10k and 100k items
+//   npm run bench -- --quick               2k and 10k items (a smoke run)
+//   npm run bench -- --items 5000,50000    other sizes
+//   npm run bench -- --sweep               also copy at scan-segments {4,8,16} x
+//                                          writes-in-flight {16,32,64} (100k items; 10k with --quick)
+//   npm run bench -- --sweep-only          only the sweep
+//   npm run bench -- --sweep-items 50000   the sweep's table size
+//   npm run bench -- --no-build            do not rebuild a dist/ older than src/
+//
+// Environment: DDB_LOCAL_ENDPOINT / MOTO_ENDPOINT reuse emulators you started yourself (the
+// bench's tables and backups are deleted afterwards; the emulators are not stopped).
+//
+// Only node built-ins are imported statically, so the `--child` wrapper adds next to nothing
+// to the action's own memory; the SDK and the emulator helpers are loaded in the parent only.
+
+import { spawn } from 'node:child_process'
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const DIST = path.join(REPO_ROOT, 'dist', 'index.js')
+
+const IS_CHILD = process.argv[2] === '--child'
+if (IS_CHILD) {
+  // The action's process: report its own peak RSS (getrusage RUSAGE_SELF, in KB on Linux).
+  const file = process.env.BENCH_RSS_FILE
+  process.on('exit', () => {
+    if (file) {
+      const usage = process.resourceUsage()
+      writeFileSync(
+        file,
+        JSON.stringify({
+          pid: process.pid,
+          maxRssKb: usage.maxRSS,
+          userCpuMs: usage.userCPUTime / 1000,
+          systemCpuMs: usage.systemCPUTime / 1000
+        })
+      )
+    }
+  })
+  await import(pathToFileURL(DIST).href)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+function parseArgs(argv) {
+  const options = {
+    items: [10_000, 100_000],
+    quick: false,
+    sweep: false,
+    sweepOnly: false,
+    sweepItems: undefined,
+    build: true,
+    help: false
+  }
+  const value = (i, name) => {
+    const arg = argv[i]
+    if (arg.includes('=')) return [arg.slice(arg.indexOf('=') + 1), i]
+    if (argv[i + 1] === undefined) throw new Error(`${name} needs a value`)
+    return [argv[i + 1], i + 1]
+  }
+  const count = (text, name) => {
+    const n = Number(String(text).replace(/_/g, '').replace(/k$/i, '000'))
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: '${text}' is not an item count`)
+    return n
+  }
+  let itemsGiven = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const name = arg.split('=')[0]
+    if (name === '--items') {
+      let text
+      ;[text, i] = value(i, name)
+      options.items = text.split(',').map((t) => count(t.trim(), name))
+      itemsGiven = true
+    } else if (name === '--sweep-items') {
+      let text
+      ;[text, i] = value(i, name)
+      options.sweepItems = count(text, name)
+    } else if (arg === '--quick') options.quick = true
+    else if (arg === '--sweep') options.sweep = true
+    else if (arg === '--sweep-only') options.sweep = options.sweepOnly = true
+    else if (arg === '--no-build') options.build = false
+    else if (arg === '--help' || arg === '-h') options.help = true
+    else throw new Error(`Unknown option '${arg}' (see --help)`)
+  }
+  if (options.quick && !itemsGiven) options.items = [2_000, 10_000]
+  options.sweepItems ??= options.quick ? 10_000 : 100_000
+  if (options.sweepOnly) options.items = []
+  return options
+}
+
+const HELP = `Usage: npm run bench -- [--quick] [--items 10000,100000] [--sweep | --sweep-only]
+                        [--sweep-items 100000] [--no-build]`
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+const say = (text = '') => process.stdout.write(`${text}\n`)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const fmt = (n, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '—'
+const rate = (items, ms) => (ms > 0 ? items / (ms / 1000) : NaN)
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`
+
+/** A plain text table: right-aligned numbers, left-aligned first column. */
+function table(header, rows) {
+  const all = [header, ...rows].map((r) => r.map((c) => String(c)))
+  const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)))
+  const line = (r) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
+  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)]
+    .map((l) => `  ${l}`)
+    .join('\n')
+}
+
+/** Newest modification time of any file under `dir`. */
+function newestMtime(dir) {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name)
+    newest = Math.max(
+      newest,
+      entry.isDirectory() ? newestMtime(full) : entry.isFile() ? statSync(full).mtimeMs : 0
+    )
+  }
+  return newest
+}
+
+function runCommand(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: 'inherit' })
+    child.once('error', reject)
+    child.once('close', resolve)
+  })
+}
+
+async function ensureDist(build) {
+  const missing = !existsSync(DIST)
+  const stale = !missing && newestMtime(path.join(REPO_ROOT, 'src')) > statSync(DIST).mtimeMs
+  if (!missing && !stale) return 'dist/ up to date with src/'
+  if (!build) {
+    if (missing) throw new Error('dist/index.js is missing; run npm run package')
+    return 'dist/ is OLDER than src/ (--no-build): measuring the old bundle'
+  }
+  say(`dist/ is ${missing ? 'missing' : 'older than src/'}: running npm run package ...`)
+  const code = await runCommand(process.platform === 'win32' ? 'npm.cmd' : 'npm', [
+    'run',
+    'package'
+  ])
+  if (code !== 0 || !existsSync(DIST)) {
+    throw new Error(`npm run package failed (exit ${code}); fix src/ or run with --no-build`)
+  }
+  return 'dist/ rebuilt from src/ for this run'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bench data: ~1 KB items, generated from the index (never printed)
+// ---------------------------------------------------------------------------------------------
+
+const PAYLOAD_POOL = (() => {
+  // Pseudo-random base64 text: about as compressible as real opaque payloads.
+  let state = 0x9e3779b9
+  const bytes = Buffer.alloc(48 * 1024)
+  for (let i = 0; i < bytes.length; i++) {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    bytes[i] = state & 0xff
+  }
+  return bytes.toString('base64')
+})()
+const STATUSES = ['PLACED', 'PAID', 'PICKED', 'SHIPPED', 'DELIVERED', 'RETURNED']
+
+/** Item i: pk S, sk N, a map, a list, a string set, booleans, numbers, ~700 B of payload. */
+function benchItem(i) {
+  const offset = (i * 7919) % (PAYLOAD_POOL.length - 800)
+  return {
+    pk: { S: `order#${String(i).padStart(8, '0')}` },
+    sk: { N: String(1_700_000_000_000 + i) },
+    customerId: { S: `customer#${String(i % 9973).padStart(5, '0')}` },
+    status: { S: STATUSES[i % STATUSES.length] },
+    amount: { N: `${(i % 100_000) / 100 + 1}` },
+    quantity: { N: String(1 + (i % 7)) },
+    express: { BOOL: i % 3 === 0 },
+    tags: { SS: ['bench', `batch-${i % 10}`] },
+    address: {
+      M: {
+        street: { S: `${i % 500} Bench Street` },
+        city: { S: 'Benchville' },
+        zip: { S: String(10_000 + (i % 89_999)) },
+        country: { S: 'NL' }
+      }
+    },
+    lines: {
+      L: [
+        { M: { sku: { S: `SKU-${i % 1000}` }, qty: { N: '1' }, price: { N: '19.99' } } },
+        { M: { sku: { S: `SKU-${(i * 3) % 1000}` }, qty: { N: '2' }, price: { N: '5.5' } } }
+      ]
+    },
+    payload: { S: PAYLOAD_POOL.slice(offset, offset + 700) }
+  }
+}
+
+const tableDefinition = (name) => ({
+  TableName: name,
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'N' }
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' }
+  ],
+  BillingMode: 'PAY_PER_REQUEST'
+})
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB and S3 plumbing (plain SDK calls, not the action's code)
+// ---------------------------------------------------------------------------------------------
+
+/** Lazily loaded in the parent only. */
+let sdk
+
+async function loadSdk() {
+  const [ddb, s3, http, handler, emulators] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-s3'),
+    import('node:http'),
+    import('@smithy/node-http-handler'),
+    import('./emulators.mjs')
+  ])
+  sdk = { ...ddb, ...s3, http, NodeHttpHandler: handler.NodeHttpHandler, emulators }
+}
+
+function dynamoClient(endpoint, maxSockets) {
+  return new sdk.DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: new sdk.NodeHttpHandler({
+      httpAgent: new sdk.http.Agent({ keepAlive: true, maxSockets }),
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000
+    })
+  })
+}
+
+async function createTable(ddb, name) {
+  await deleteTable(ddb, name)
+  await ddb.send(new sdk.CreateTableCommand(tableDefinition(name)))
+  await sdk.waitUntilTableExists(
+    { client: ddb, maxWaitTime: 120, minDelay: 1 },
+    { TableName: name }
+  )
+}
+
+async function deleteTable(ddb, name) {
+  try {
+    await ddb.send(new sdk.DeleteTableCommand({ TableName: name }))
+  } catch (error) {
+    if (error?.name === 'ResourceNotFoundException') return
+    throw error
+  }
+  await sdk.waitUntilTableNotExists(
+    { client: ddb, maxWaitTime: 120, minDelay: 1 },
+    { TableName: name }
+  )
+}
+
+/** One BatchWriteItem of up to 25 puts, sending UnprocessedItems again until all are taken. */
+async function writeBatch(ddb, table, items, stats) {
+  let requests = items.map((Item) => ({ PutRequest: { Item } }))
+  for (let attempt = 0; requests.length > 0; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt))
+    const out = await ddb.send(
+      new sdk.BatchWriteItemCommand({ RequestItems: { [table]: requests } })
+    )
+    const unprocessed = out.UnprocessedItems?.[table] ?? []
+    if (stats) {
+      stats.calls++
+      stats.written += requests.length - unprocessed.length
+      stats.unprocessed += unprocessed.length
+    }
+    requests = unprocessed
+  }
+}
+
+/** The plain fast seeding loop: 16 workers, 25 items a call. */
+async function seed(ddb, table, n) {
+  let next = 0
+  const worker = async () => {
+    for (;;) {
+      const start = next
+      next += 25
+      if (start >= n) return
+      const items = []
+      for (let i = start; i < Math.min(n, start + 25); i++) items.push(benchItem(i))
+      await writeBatch(ddb, table, items)
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, worker))
+}
+
+/** Items in a table by a parallel COUNT scan (a sanity check, not timed). */
+async function countItems(ddb, table) {
+  const segments = 4
+  const counts = await Promise.all(
+    Array.from({ length: segments }, async (_, segment) => {
+      let total = 0
+      let startKey
+      do {
+        const page = await ddb.send(
+          new sdk.ScanCommand({
+            TableName: table,
+            Select: 'COUNT',
+            Segment: segment,
+            TotalSegments: segments,
+            ExclusiveStartKey: startKey
+          })
+        )
+        total += page.Count ?? 0
+        startKey = page.LastEvaluatedKey
+      } while (startKey)
+      return total
+    })
+  )
+  return counts.reduce((a, b) => a + b, 0)
+}
+
+/** A bounded queue of batches between the scan segments and the writers. */
+class BatchQueue {
+  constructor(limit) {
+    this.limit = limit
+    this.items = []
+    this.takers = []
+    this.pushers = []
+    this.closed = false
+    this.error = undefined
+  }
+
+  async push(batch) {
+    while (this.items.length >= this.limit && !this.error) {
+      await new Promise((resolve) => this.pushers.push(resolve))
+    }
+    if (this.error) throw this.error
+    this.items.push(batch)
+    this.takers.shift()?.()
+  }
+
+  async take() {
+    while (this.items.length === 0) {
+      if (this.closed || this.error) return undefined
+      await new Promise((resolve) => this.takers.push(resolve))
+    }
+    const batch = this.items.shift()
+    this.pushers.shift()?.()
+    return batch
+  }
+
+  close(error) {
+    this.closed = true
+    this.error ??= error
+    for (const wake of this.takers.splice(0)) wake()
+    for (const wake of this.pushers.splice(0)) wake()
+  }
+}
+
+/**
+ * RAW CEILING: parallel Scan (Segment/TotalSegments, ConsistentRead, each segment asks for its
+ * next page as soon as one arrives) into `inFlight` writers taking batches of 25 from a queue.
+ */
+async function rawCopy(ddb, source, target, { segments = 8, inFlight = 32 } = {}) {
+  const queue = new BatchQueue(inFlight * 4)
+  const stats = { scanned: 0, pages: 0, calls: 0, written: 0, unprocessed: 0 }
+  const scanPage = (segment, startKey) =>
+    ddb.send(
+      new sdk.ScanCommand({
+        TableName: source,
+        ConsistentRead: true,
+        Segment: segment,
+        TotalSegments: segments,
+        ExclusiveStartKey: startKey
+      })
+    )
+  const scanSegment = async (segment) => {
+    let next = scanPage(segment, undefined)
+    while (next) {
+      const page = await next
+      next = page.LastEvaluatedKey ? scanPage(segment, page.LastEvaluatedKey) : undefined
+      next?.catch(() => undefined)
+      const items = page.Items ?? []
+      stats.pages++
+      stats.scanned += items.length
+      for (let i = 0; i < items.length; i += 25) await queue.push(items.slice(i, i + 25))
+    }
+  }
+  const writer = async () => {
+    for (let batch = await queue.take(); batch; batch = await queue.take()) {
+      await writeBatch(ddb, target, batch, stats)
+    }
+  }
+  const started = performance.now()
+  const cpuBefore = process.cpuUsage()
+  const writers = Promise.all(
+    Array.from({ length: inFlight }, () =>
+      writer().catch((error) => {
+        queue.close(error)
+        throw error
+      })
+    )
+  )
+  try {
+    await Promise.all(Array.from({ length: segments }, (_, s) => scanSegment(s)))
+  } catch (error) {
+    queue.close(error)
+    throw error
+  }
+  queue.close()
+  await writers
+  const cpu = process.cpuUsage(cpuBefore)
+  return { ...stats, ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 }
+}
+
+async function ensureBucket(s3, bucket) {
+  try {
+    await s3.send(new sdk.HeadBucketCommand({ Bucket: bucket }))
+  } catch {
+    await s3.send(new sdk.CreateBucketCommand({ Bucket: bucket }))
+  }
+}
+
+/** Deletes every object under a prefix (the bench's backups), so moto's memory stays flat. */
+async function deletePrefix(s3, bucket, prefix) {
+  let token
+  do {
+    const page = await s3.send(
+      new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })
+    )
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }))
+    if (keys.length > 0) {
+      await s3.send(new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }))
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The action, run like the runner runs it
+// ---------------------------------------------------------------------------------------------
+
+let runningAction
+
+function parseOutputFile(text) {
+  const outputs = {}
+  const pattern = /^([^\n<]+)<<(ghadelimiter_[^\n]+)\n([\s\S]*?)\n\2$/gm
+  for (const match of text.matchAll(pattern)) outputs[match[1]] = match[3]
+  return outputs
+}
+
+/** Peak RSS as the kernel saw it (VmHWM), polled while the process runs: a cross-check. */
+function readVmHwmKb(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)
+    return match ? Number(match[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+async function runActionCopy(env0, { source, target, runDir, extraInputs = {} }) {
+  const outputFile = path.join(runDir, 'github_output')
+  const summaryFile = path.join(runDir, 'step_summary')
+  const rssFile = path.join(runDir, 'rss.json')
+  const logFile = path.join(runDir, 'action.log')
+  writeFileSync(outputFile, '')
+  writeFileSync(summaryFile, '')
+  const inputs = {
+    mode: 'copy',
+    tables: `${source} -> ${target}`,
+    region: '',
+    'backup-s3-uri': env0.backupUri,
+    'backup-artifact': 'false',
+    'backup-dir': '',
+    'create-target': 'false',
+    'allow-non-empty-target': 'false',
+    'approval-environment': '',
+    'confirm-delete': '',
+    'expected-account-id': '',
+    'github-token': '',
+    'dynamodb-endpoint': env0.ddbEndpoint,
+    's3-endpoint': env0.motoEndpoint,
+    'scan-segments': '8',
+    'writes-in-flight': '32',
+    'retry-timeout-seconds': '600',
+    ...extraInputs
+  }
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? os.homedir(),
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_RUN_ID: String(700000 + (Date.now() % 100000)),
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: runDir,
+    BENCH_RSS_FILE: rssFile
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+
+  const started = performance.now()
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  runningAction = child
+  let log = ''
+  child.stdout.on('data', (chunk) => (log += chunk))
+  child.stderr.on('data', (chunk) => (log += chunk))
+  let vmHwmKb = 0
+  const poll = setInterval(() => {
+    vmHwmKb = Math.max(vmHwmKb, readVmHwmKb(child.pid))
+  }, 100)
+  const code = await new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (c, signal) => resolve(c ?? signal))
+  })
+  const wallMs = performance.now() - started
+  clearInterval(poll)
+  runningAction = undefined
+  writeFileSync(logFile, log)
+
+  const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'))
+  let report = {}
+  try {
+    report = JSON.parse(outputs.report ?? '{}')
+  } catch {
+    // reported below as a failure
+  }
+  let usage = {}
+  try {
+    usage = JSON.parse(readFileSync(rssFile, 'utf8'))
+  } catch {
+    // no figure
+  }
+  const pair = report.pairs?.[0] ?? {}
+  const warnings = log
+    .split('\n')
+    .filter((l) => /^::(warning|error)/.test(l))
+    .map((l) => l.replace(/%0A/g, ' | ').replace(/%25/g, '%'))
+  if (code !== 0 || outputs.verified !== 'true') {
+    const tail = log.trim().split('\n').slice(-25).join('\n')
+    throw new Error(
+      `the action failed (exit ${code}, verified=${outputs.verified ?? 'unset'}):\n${tail}`
+    )
+  }
+  if (usage.pid !== undefined && usage.pid !== child.pid) {
+    throw new Error(`peak RSS came from pid ${usage.pid}, not the action's ${child.pid}`)
+  }
+  return {
+    wallMs,
+    copyMs: pair.phases?.copyMs,
+    verifyMs: pair.phases?.verifyMs,
+    reportMs: report.durationMs,
+    scanned: pair.counts?.scanned,
+    written: pair.counts?.written,
+    maxRssKb: usage.maxRssKb,
+    vmHwmKb,
+    cpuMs: (usage.userCpuMs ?? 0) + (usage.systemCpuMs ?? 0),
+    warnings,
+    backup: outputs['backup-location']
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+const cleanups = []
+async function cleanUp() {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()()
+    } catch (error) {
+      process.stderr.write(`cleanup: ${error instanceof Error ? error.message : String(error)}\n`)
+    }
+  }
+}
+
+let interrupted = false
+function onInterrupt(signal) {
+  if (interrupted) return
+  interrupted = true
+  process.stderr.write(`\nInterrupted (${signal}): stopping the action and the emulators...\n`)
+  runningAction?.kill('SIGKILL')
+  void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+}
+
+async function main() {
+  let options
+  try {
+    options = parseArgs(process.argv.slice(2))
+  } catch (error) {
+    process.stderr.write(`${error.message}\n${HELP}\n`)
+    return 2
+  }
+  if (options.help) {
+    say(HELP)
+    return 0
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onInterrupt)
+  const benchStarted = performance.now()
+  try {
+    const distNote = await ensureDist(options.build)
+    await loadSdk()
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
+    const [ddbStart, motoStart] = await Promise.allSettled([
+      process.env.DDB_LOCAL_ENDPOINT
+        ? { endpoint: process.env.DDB_LOCAL_ENDPOINT, external: true }
+        : sdk.emulators.startDynamoDbLocal(),
+      process.env.MOTO_ENDPOINT
+        ? { endpoint: process.env.MOTO_ENDPOINT, external: true }
+        : sdk.emulators.startMoto()
+    ])
+    for (const s of [ddbStart, motoStart]) {
+      if (s.status === 'fulfilled' && !s.value.external) cleanups.push(() => s.value.stop())
+    }
+    if (ddbStart.status === 'rejected') throw ddbStart.reason
+    if (motoStart.status === 'rejected') throw motoStart.reason
+
+    const ddbEndpoint = ddbStart.value.endpoint
+    const motoEndpoint = motoStart.value.endpoint
+    const ddb = dynamoClient(ddbEndpoint, 64)
+    const s3 = new sdk.S3Client({
+      endpoint: motoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      forcePathStyle: true
+    })
+    cleanups.push(async () => {
+      ddb.destroy()
+      s3.destroy()
+    })
+    const bucket = 'bench-dynamodb-backups'
+    const backupPrefix = `bench-${process.pid}`
+    await ensureBucket(s3, bucket)
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'dynamodb-table-mover-bench-'))
+    cleanups.push(async () => rmSync(workDir, { recursive: true, force: true }))
+    const created = new Set()
+    cleanups.push(async () => {
+      for (const name of created) await deleteTable(ddb, name).catch(() => undefined)
+      await deletePrefix(s3, bucket, backupPrefix).catch(() => undefined)
+    })
+    const env0 = {
+      ddbEndpoint,
+      motoEndpoint,
+      backupUri: `s3://${bucket}/${backupPrefix}`
+    }
+
+    const cpus = os.cpus()
+    say('DynamoDB table mover: benchmark')
+    say(
+      `  node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model?.trim() ?? '?'}), ` +
+        `${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`
+    )
+    say(`  DynamoDB Local ${ddbEndpoint}${ddbStart.value.external ? ' (yours)' : ' (in memory)'}`)
+    say(`  moto S3 ${motoEndpoint}${motoStart.value.external ? ' (yours)' : ''}`)
+    say(`  ${distNote}`)
+    say(
+      '  ceiling: Scan 8 segments (ConsistentRead) -> 32 BatchWriteItem x 25 in flight; ' +
+        'action: mode copy with backup-s3-uri, defaults scan-segments 8, writes-in-flight 32'
+    )
+
+    const run = async (label, fn) => {
+      if (interrupted) throw new Error('interrupted')
+      process.stdout.write(`  ${label.padEnd(46)} `)
+      const t = performance.now()
+      try {
+        const result = await fn()
+        return { result, ms: performance.now() - t }
+      } catch (error) {
+        say('FAILED')
+        throw error
+      }
+    }
+
+    // DynamoDB Local's JVM is several times slower before its JIT has warmed up: a short
+    // untimed write + scan first, so the first measured figures are not cold ones.
+    {
+      const warm = 'bench-warm-up'
+      created.add(warm)
+      await createTable(ddb, warm)
+      await run('warm-up (untimed): 5,000 writes + scans', async () => {
+        await seed(ddb, warm, 5_000)
+        for (let i = 0; i < 3; i++) await countItems(ddb, warm)
+      })
+      say('done')
+      await deleteTable(ddb, warm)
+      created.delete(warm)
+    }
+
+    const rows = []
+    const sources = new Map()
+    const prepareSource = async (n) => {
+      if (sources.has(n)) return sources.get(n)
+      const name = `bench-source-${n}`
+      created.add(name)
+      await createTable(ddb, name)
+      const { ms } = await run(`seed ${fmt(n)} items (16 x 25 in flight)`, () => seed(ddb, name, n))
+      const described = (await ddb.send(new sdk.DescribeTableCommand({ TableName: name }))).Table
+      const avgBytes = (described?.TableSizeBytes ?? 0) / Math.max(1, described?.ItemCount ?? 1)
+      say(
+        `${secs(ms).padStart(8)}  ${fmt(rate(n, ms)).padStart(7)} items/s  (avg item ${fmt(avgBytes)} B)`
+      )
+      const info = { name, n, avgBytes }
+      sources.set(n, info)
+      return info
+    }
+    const dropSource = async (n) => {
+      const info = sources.get(n)
+      if (!info) return
+      await deleteTable(ddb, info.name)
+      created.delete(info.name)
+      sources.delete(n)
+    }
+    let runIndex = 0
+    const actionCopy = async (source, label, extraInputs) => {
+      const target = `bench-action-${source.n}-${++runIndex}`
+      created.add(target)
+      await createTable(ddb, target)
+      const runDir = mkdtempSync(path.join(workDir, 'run-'))
+      const { result } = await run(label, () =>
+        runActionCopy(env0, { source: source.name, target, runDir, extraInputs })
+      )
+      if (result.scanned !== source.n || result.written !== source.n) {
+        throw new Error(
+          `the action scanned ${result.scanned} and wrote ${result.written} of ${source.n} items`
+        )
+      }
+      result.copyRate = rate(source.n, result.copyMs)
+      result.e2eRate = rate(source.n, result.wallMs)
+      say(
+        `${secs(result.wallMs).padStart(8)}  copy ${fmt(result.copyRate)} items/s, ` +
+          `verify ${secs(result.verifyMs)}, peak RSS ${fmt(result.maxRssKb / 1024)} MB`
+      )
+      for (const w of result.warnings) say(`      ${w}`)
+      await deleteTable(ddb, target)
+      created.delete(target)
+      await deletePrefix(s3, bucket, backupPrefix)
+      return result
+    }
+
+    const ceilings = new Map()
+    for (const n of options.items) {
+      say(`\nN = ${fmt(n)} items`)
+      const source = await prepareSource(n)
+
+      const rawTarget = `bench-raw-${n}`
+      created.add(rawTarget)
+      await createTable(ddb, rawTarget)
+      const { result: raw } = await run('raw ceiling copy', () =>
+        rawCopy(ddb, source.name, rawTarget)
+      )
+      const rawCount = await countItems(ddb, rawTarget)
+      if (raw.scanned !== n || rawCount !== n) {
+        throw new Error(`raw copy: scanned ${raw.scanned}, target holds ${rawCount}, expected ${n}`)
+      }
+      const ceiling = rate(n, raw.ms)
+      ceilings.set(n, ceiling)
+      say(
+        `${secs(raw.ms).padStart(8)}  ${fmt(ceiling).padStart(7)} items/s  ` +
+          `(CPU ${secs(raw.cpuMs)}; ${raw.calls} calls, ${raw.unprocessed} unprocessed re-sent)`
+      )
+      await deleteTable(ddb, rawTarget)
+      created.delete(rawTarget)
+
+      const action = await actionCopy(source, 'action: node dist/index.js, mode copy')
+      rows.push({
+        n,
+        avgBytes: source.avgBytes,
+        ceiling,
+        rawMs: raw.ms,
+        rawCpuMs: raw.cpuMs,
+        action
+      })
+      if (!(options.sweep && n === options.sweepItems)) await dropSource(n)
+    }
+
+    if (rows.length > 0) {
+      say(
+        '\nResults (items/s; copy phase = the pass that scans, digests, backs up to S3 and writes)'
+      )
+      say(
+        table(
+          [
+            'items',
+            'ceiling/s',
+            'action copy/s',
+            'ratio',
+            'action e2e/s',
+            'copy s',
+            'verify s',
+            'wall s',
+            'peak RSS MB',
+            'CPU s',
+            'ceiling CPU s'
+          ],
+          rows.map(({ n, ceiling, rawCpuMs, action: a }) => [
+            fmt(n),
+            fmt(ceiling),
+            fmt(a.copyRate),
+            fmt(a.copyRate / ceiling, 2),
+            fmt(a.e2eRate),
+            fmt(a.copyMs / 1000, 1),
+            fmt(a.verifyMs / 1000, 1),
+            fmt(a.wallMs / 1000, 1),
+            fmt(a.maxRssKb / 1024),
+            fmt(a.cpuMs / 1000, 1),
+            fmt(rawCpuMs / 1000, 1)
+          ])
+        )
+      )
+      say(
+        '  ratio = action copy phase / raw ceiling; e2e = items / wall time of the action process ' +
+          "(start-up, preflight, copy, verify); CPU s = the action process's user+system CPU " +
+          "(whole run) and the bench process's during the ceiling copy"
+      )
+      say(
+        "  peak RSS = the action process's own getrusage maxRSS; /proc VmHWM polled: " +
+          rows.map((r) => `${fmt(r.n)}: ${fmt(r.action.vmHwmKb / 1024)} MB`).join(', ')
+      )
+      if (rows.length >= 2) {
+        const small = rows[0]
+        const large = rows[rows.length - 1]
+        const growth = large.action.maxRssKb / small.action.maxRssKb
+        say(
+          `\nPeak RSS at ${fmt(large.n)} / at ${fmt(small.n)} items: ${fmt(growth, 2)}x ` +
+            `(${fmt(large.n / small.n)}x the items): ` +
+            (growth < 1.25
+              ? 'flat, memory does not grow with the table'
+              : growth < 2
+                ? 'grows somewhat with the table'
+                : 'GROWS with the table')
+        )
+      }
+    }
+
+    if (options.sweep) {
+      const n = options.sweepItems
+      say(`\nSweep: action copy at ${fmt(n)} items, scan-segments x writes-in-flight`)
+      const source = await prepareSource(n)
+      const sweep = []
+      for (const segments of [4, 8, 16]) {
+        for (const writes of [16, 32, 64]) {
+          const result = await actionCopy(
+            source,
+            `segments ${segments}, writes-in-flight ${writes}`,
+            {
+              'scan-segments': String(segments),
+              'writes-in-flight': String(writes)
+            }
+          )
+          sweep.push({ segments, writes, ...result })
+        }
+      }
+      await dropSource(n)
+      const ceiling = ceilings.get(n)
+      say(
+        `\nSweep results at ${fmt(n)} items${ceiling ? ` (raw ceiling ${fmt(ceiling)} items/s)` : ''}`
+      )
+      say(
+        table(
+          [
+            'segments x writes',
+            'copy/s',
+            ...(ceiling ? ['ratio'] : []),
+            'e2e/s',
+            'copy s',
+            'verify s',
+            'peak RSS MB'
+          ],
+          sweep.map((s) => [
+            `${s.segments} x ${s.writes}`,
+            fmt(s.copyRate),
+            ...(ceiling ? [fmt(s.copyRate / ceiling, 2)] : []),
+            fmt(s.e2eRate),
+            fmt(s.copyMs / 1000, 1),
+            fmt(s.verifyMs / 1000, 1),
+            fmt(s.maxRssKb / 1024)
+          ])
+        )
+      )
+      say('\n  copy items/s by scan-segments (rows) and writes-in-flight (columns)')
+      say(
+        table(
+          ['segments', ...[16, 32, 64].map((w) => `w=${w}`)],
+          [4, 8, 16].map((segments) => [
+            String(segments),
+            ...[16, 32, 64].map((w) =>
+              fmt(sweep.find((s) => s.segments === segments && s.writes === w)?.copyRate)
+            )
+          ])
+        )
+      )
+      const best = sweep.reduce((a, b) => (b.copyRate > a.copyRate ? b : a))
+      const dflt = sweep.find((s) => s.segments === 8 && s.writes === 32)
+      say(
+        `  fastest: ${best.segments} x ${best.writes} at ${fmt(best.copyRate)} items/s` +
+          (dflt
+            ? `; default 8 x 32: ${fmt(dflt.copyRate)} items/s (${fmt(dflt.copyRate / best.copyRate, 2)} of the fastest)`
+            : '')
+      )
+      say('  (one run per cell: differences under ~10% are within run-to-run noise)')
+    }
+    say(`\nBench finished in ${secs(performance.now() - benchStarted)}.`)
+    return 0
+  } catch (error) {
+    process.stderr.write(
+      `\nbench failed: ${error instanceof Error ? error.message : String(error)}\n`
+    )
+    return 1
+  } finally {
+    if (!interrupted) await cleanUp()
+  }
+}
+
+if (!IS_CHILD) process.exitCode = await main()

@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { PassThrough, Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { pick } from 'stream-json/filters/pick.js'
+import { streamArray } from 'stream-json/streamers/stream-array.js'
+import { ActionError, InputError, errorMessage } from '../errors.js'
+import { parseS3Uri } from '../inputs.js'
+import type { DigestSummary, Item } from '../types.js'
+import {
+  EXPORT_ROOT,
+  TABLE_DESCRIPTION_FILE,
+  fromJsonItem,
+  type DataFileEntry,
+  type ManifestSummary,
+  type StoredTableDescription
+} from './format.js'
+import { LocalStore, S3Store, type BackupStore } from './store.js'
+
+/** Items handed on at a time while reading a backup. */
+const PAGE_ITEMS = 500
+
+export type BackupKind = 'action' | 'dynamodb-export' | 'scan-json'
+
+export interface BackupSource {
+  kind: BackupKind
+  /** Where it was found (the export folder, or the scan file). */
+  location: string
+  /** The table description, when the backup carries one (this action's backups). */
+  description?: StoredTableDescription
+  /** Item count and digest from the manifest, when there is one. */
+  itemCount?: number
+  digest?: DigestSummary
+  exportTime?: string
+  /** Streams every item; checks each file's size, checksum and item count against the manifest. */
+  read(onPage: (items: Item[]) => Promise<void>): Promise<number>
+}
+
+interface ManifestEntry extends Partial<DataFileEntry> {
+  dataFileS3Key: string
+}
+
+/** The folder holding `AWSDynamoDB/`, from the path of a manifest-summary.json. */
+function exportBase(summaryPath: string): { base: string; exportDir: string } {
+  const at = summaryPath.lastIndexOf(`${EXPORT_ROOT}/`)
+  const exportDir = summaryPath.slice(0, summaryPath.lastIndexOf('/'))
+  return { base: summaryPath.slice(0, at), exportDir }
+}
+
+/** Resolves a manifest's data key (full S3 key or relative) against the export's base folder. */
+function resolveDataKey(base: string, key: string): string {
+  const at = key.indexOf(`${EXPORT_ROOT}/`)
+  return at >= 0 ? `${base}${key.slice(at)}` : `${base}${key}`
+}
+
+function corrupt(location: string, what: string): ActionError {
+  return new ActionError(
+    'backup.corrupt',
+    `Backup ${location} is damaged: ${what}. Nothing was restored from it.`
+  )
+}
+
+/** Hashes the bytes that pass through (md5 for DynamoDB's own checksum, sha256 for ours). */
+function hashing(): {
+  stream: Transform
+  result: () => { md5: string; sha256: string; size: number }
+} {
+  const md5 = createHash('md5')
+  const sha256 = createHash('sha256')
+  let size = 0
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      md5.update(chunk)
+      sha256.update(chunk)
+      size += chunk.length
+      callback(null, chunk)
+    }
+  })
+  return {
+    stream,
+    result: () => ({ md5: md5.digest('base64'), sha256: sha256.digest('hex'), size })
+  }
+}
+
+/** Reads gzip JSON lines `{"Item":{...}}` from one stream, in pages. */
+async function readJsonLines(
+  body: Readable,
+  gzip: boolean,
+  onPage: (items: Item[]) => Promise<void>,
+  where: string
+): Promise<number> {
+  const text = new PassThrough()
+  const piping = gzip ? pipeline(body, createGunzip(), text) : pipeline(body, text)
+  piping.catch(() => undefined)
+  let count = 0
+  let page: Item[] = []
+  let lineNumber = 0
+  for await (const line of createInterface({ input: text, crlfDelay: Infinity })) {
+    lineNumber++
+    if (line.trim() === '') continue
+    let item: Item
+    try {
+      const parsed = JSON.parse(line) as { Item?: unknown }
+      item = fromJsonItem(parsed.Item)
+    } catch (error) {
+      throw new ActionError(
+        'backup.corrupt',
+        `${where} line ${lineNumber} is not a DynamoDB JSON item (${errorMessage(error)}).`
+      )
+    }
+    page.push(item)
+    count++
+    if (page.length >= PAGE_ITEMS) {
+      await onPage(page)
+      page = []
+    }
+  }
+  await piping
+  if (page.length > 0) await onPage(page)
+  return count
+}
+
+async function openExport(
+  store: BackupStore,
+  files: string[],
+  summaryPath: string
+): Promise<BackupSource> {
+  const { base, exportDir } = exportBase(summaryPath)
+  const location = `${store.location}${exportDir}`
+  let summary: Partial<ManifestSummary>
+  let entries: ManifestEntry[]
+  try {
+    summary = JSON.parse(await store.readText(summaryPath)) as Partial<ManifestSummary>
+    const filesPath = summary.manifestFilesS3Key
+      ? resolveDataKey(base, summary.manifestFilesS3Key)
+      : `${exportDir}/manifest-files.json`
+    entries = (
+      await store.readText(
+        files.includes(filesPath) ? filesPath : `${exportDir}/manifest-files.json`
+      )
+    )
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as ManifestEntry)
+  } catch (error) {
+    throw corrupt(location, `its manifests cannot be read (${errorMessage(error)})`)
+  }
+  const ours = summary.dynamodbTableMover
+  const source: BackupSource = {
+    kind: ours ? 'action' : 'dynamodb-export',
+    location,
+    read: async (onPage) => {
+      let total = 0
+      for (const entry of entries) {
+        const key = resolveDataKey(base, entry.dataFileS3Key)
+        const hash = hashing()
+        let count: number
+        try {
+          const body = await store.open(key)
+          count = await readJsonLines(body.pipe(hash.stream), key.endsWith('.gz'), onPage, key)
+        } catch (error) {
+          if (error instanceof ActionError) throw error
+          throw corrupt(location, `data file ${key} cannot be read (${errorMessage(error)})`)
+        }
+        const actual = hash.result()
+        if (entry.sha256 && (entry.sha256 !== actual.sha256 || entry.size !== actual.size)) {
+          throw corrupt(
+            location,
+            `data file ${key} does not match the SHA-256 and size in its manifest`
+          )
+        }
+        if (entry.md5Checksum && entry.md5Checksum !== actual.md5) {
+          throw corrupt(location, `data file ${key} does not match the MD5 in its manifest`)
+        }
+        if (entry.itemCount !== undefined && entry.itemCount !== count) {
+          throw corrupt(
+            location,
+            `data file ${key} holds ${count} items, its manifest says ${entry.itemCount}`
+          )
+        }
+        total += count
+      }
+      if (summary.itemCount !== undefined && summary.itemCount !== total) {
+        throw corrupt(location, `it holds ${total} items, its manifest says ${summary.itemCount}`)
+      }
+      return total
+    }
+  }
+  if (summary.itemCount !== undefined) source.itemCount = summary.itemCount
+  if (ours?.contentDigest) source.digest = ours.contentDigest
+  if (summary.exportTime) source.exportTime = summary.exportTime
+  const descriptionPath = `${base}${ours?.tableDescriptionFile ?? TABLE_DESCRIPTION_FILE}`
+  if (files.includes(descriptionPath)) {
+    try {
+      source.description = JSON.parse(
+        await store.readText(descriptionPath)
+      ) as StoredTableDescription
+    } catch (error) {
+      throw corrupt(location, `its table description cannot be read (${errorMessage(error)})`)
+    }
+  }
+  return source
+}
+
+/** Every export (manifest-summary.json) under a store, newest folder name first. */
+export async function findExports(store: BackupStore): Promise<BackupSource[]> {
+  const files = await store.list()
+  const summaries = files
+    .filter((f) => f.endsWith('manifest-summary.json') && f.includes(`${EXPORT_ROOT}/`))
+    .sort()
+    .reverse()
+  const sources: BackupSource[] = []
+  for (const summary of summaries) sources.push(await openExport(store, files, summary))
+  return sources
+}
+
+function scanJsonSource(location: string, open: () => Promise<Readable>): BackupSource {
+  return {
+    kind: 'scan-json',
+    location,
+    read: async (onPage) => {
+      const body = await open()
+      const items = body
+        .pipe(pick.withParserAsStream({ filter: 'Items' }))
+        .pipe(streamArray.asStream())
+      let count = 0
+      let page: Item[] = []
+      try {
+        for await (const element of items as AsyncIterable<{ key: number; value: unknown }>) {
+          let item: Item
+          try {
+            item = fromJsonItem(element.value, `Items[${element.key}]`)
+          } catch (error) {
+            throw new ActionError('backup.corrupt', `${location}: ${errorMessage(error)}.`)
+          }
+          page.push(item)
+          count++
+          if (page.length >= PAGE_ITEMS) {
+            await onPage(page)
+            page = []
+          }
+        }
+      } catch (error) {
+        if (error instanceof ActionError) throw error
+        throw corrupt(
+          location,
+          `it is not the JSON of 'aws dynamodb scan --output json' (${errorMessage(error)})`
+        )
+      }
+      if (page.length > 0) await onPage(page)
+      return count
+    }
+  }
+}
+
+/**
+ * Opens what a `restore` line names: an S3 prefix or local folder holding one backup this
+ * action wrote or one DynamoDB export to S3, or a JSON file written by
+ * `aws dynamodb scan --output json` (local, or an S3 object ending in .json).
+ */
+export async function openBackupSource(location: string, s3: S3Client): Promise<BackupSource> {
+  if (location.startsWith('s3://')) {
+    const { bucket, prefix } = parseS3Uri(location, `Backup '${location}'`)
+    if (prefix.endsWith('.json') && !prefix.endsWith('manifest-summary.json')) {
+      const exists = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix })).then(
+        () => true,
+        () => false
+      )
+      if (exists) {
+        return scanJsonSource(
+          location,
+          async () =>
+            (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: prefix }))).Body as Readable
+        )
+      }
+    }
+    return singleExport(
+      new S3Store(
+        s3,
+        bucket,
+        prefix.replace(/\/?(AWSDynamoDB\/[^/]+\/)?manifest-summary\.json$/, '')
+      ),
+      location
+    )
+  }
+  const info = await stat(location).catch(() => null)
+  if (!info) throw new InputError('restore.backupMissing', `Backup '${location}' does not exist.`)
+  if (info.isFile())
+    return scanJsonSource(location, () => Promise.resolve(createReadStream(location)))
+  return singleExport(new LocalStore(location), location)
+}
+
+async function singleExport(store: BackupStore, location: string): Promise<BackupSource> {
+  let exports: BackupSource[]
+  try {
+    exports = await findExports(store)
+  } catch (error) {
+    if (error instanceof ActionError) throw error
+    throw new InputError(
+      'restore.backupUnreadable',
+      `Backup '${location}' cannot be read: ${errorMessage(error)}`,
+      { cause: error }
+    )
+  }
+  if (exports.length === 0) {
+    throw new InputError(
+      'restore.backupMissing',
+      `No backup found at '${location}': expected AWSDynamoDB/<export-id>/manifest-summary.json under it, or a JSON file from 'aws dynamodb scan'.`
+    )
+  }
+  if (exports.length > 1) {
+    throw new InputError(
+      'restore.backupAmbiguous',
+      `'${location}' holds ${exports.length} backups; name one of them: ${exports
+        .slice(0, 5)
+        .map((e) => e.location)
+        .join(', ')}${exports.length > 5 ? ', …' : ''}.`
+    )
+  }
+  return exports[0] as BackupSource
+}

@@ -1,0 +1,141 @@
+import * as core from '@actions/core'
+import { DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import type { RunContext } from '../context.js'
+import { describeTable, type TableInfo } from '../dynamo/tables.js'
+import { ActionError, GateError, errorMessage, isNamed } from '../errors.js'
+import {
+  checkConfirmList,
+  checkDeletionProtection,
+  checkSourceInTarget,
+  ensureBackup
+} from '../gates.js'
+import { approvalContextFromEnv, checkApproval } from '../github/approvals.js'
+import type { PairReport } from '../types.js'
+import { sleep as realSleep } from '../util/retry.js'
+
+function gate(ctx: RunContext, name: string, detail: string): void {
+  ;(ctx.report.gates ??= []).push({ gate: name, passed: true, detail })
+  core.info(`Gate passed: ${name}: ${detail}`)
+}
+
+async function waitUntilGone(ctx: RunContext, table: string): Promise<void> {
+  const wait = ctx.sleep ?? realSleep
+  const deadline = Date.now() + 30 * 60_000
+  for (let delay = 500; Date.now() < deadline; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      await ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }))
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return
+      throw error
+    }
+    await wait(delay)
+  }
+  throw new ActionError(
+    'delete.timeout',
+    `Table '${table}' was still there 30 minutes after DeleteTable.`
+  )
+}
+
+/**
+ * delete-source: deletes each pair's SOURCE only when every gate passes for every pair, and
+ * nothing at all when one fails. Gates: the account (in main), the environment approval of
+ * this run, confirm-delete, deletion protection, every source item in the target by key, and
+ * a readable backup of the source's current content. The summary is the audit record.
+ */
+export async function runDeleteSource(ctx: RunContext): Promise<void> {
+  const { inputs } = ctx
+  const reports: PairReport[] = inputs.pairs.map((pair) => {
+    const report: PairReport = {
+      source: pair.source,
+      status: 'pending',
+      ...(pair.target ? { target: pair.target } : {})
+    }
+    ctx.report.pairs.push(report)
+    return report
+  })
+  try {
+    const approval = await checkApproval(
+      approvalContextFromEnv(inputs.githubToken),
+      inputs.approvalEnvironment
+    )
+    gate(
+      ctx,
+      'approval',
+      `environment '${approval.environment}' (required reviewers: ${approval.reviewers.join(', ')}) approved in this run by ${approval.approvers
+        .map((a) => `${a.login}${a.comment ? ` ("${a.comment}")` : ''}`)
+        .join(', ')}; OIDC: ${approval.oidc}`
+    )
+    if (approval.oidc === 'not available') {
+      core.warning(
+        "The job has no 'id-token: write' permission, so the gate could not prove from the OIDC token that this job is the one the environment gates."
+      )
+    }
+    checkConfirmList(
+      inputs.confirmDelete,
+      inputs.pairs.map((p) => p.source)
+    )
+    gate(ctx, 'confirm-delete', inputs.confirmDelete.join(', '))
+
+    const sources: TableInfo[] = []
+    for (const pair of inputs.pairs) {
+      const source = await describeTable(ctx.clients.dynamodb, pair.source)
+      if (!source)
+        throw new GateError('gate.sourceMissing', `Source table '${pair.source}' does not exist.`)
+      if (!(await describeTable(ctx.clients.dynamodb, pair.target ?? ''))) {
+        throw new GateError(
+          'gate.targetMissing',
+          `Target table '${pair.target ?? ''}' does not exist, so '${pair.source}' has no copy to be deleted for.`
+        )
+      }
+      checkDeletionProtection(source)
+      sources.push(source)
+    }
+    gate(ctx, 'deletion protection', `off on ${sources.map((s) => s.name).join(', ')}`)
+
+    for (const [index, source] of sources.entries()) {
+      const report = reports[index] as PairReport
+      const target = inputs.pairs[index]?.target ?? ''
+      const contained = await checkSourceInTarget(ctx, source, target)
+      report.sourceCount = contained.digest.count
+      report.sourceDigest = contained.digest.digest
+      report.verified = true
+      report.verification = 'by-key'
+      gate(
+        ctx,
+        `in target: ${source.name}`,
+        `all ${contained.checked} items found unchanged in '${target}'`
+      )
+      report.backupLocations = await ensureBackup(ctx, source, contained.digest)
+      gate(ctx, `backup: ${source.name}`, report.backupLocations.join(', '))
+    }
+  } catch (error) {
+    for (const report of reports) {
+      report.status = 'skipped'
+      report.error = 'not deleted: a gate refused'
+    }
+    if (error instanceof GateError || error instanceof ActionError) {
+      ;(ctx.report.gates ??= []).push({ gate: error.code, passed: false, detail: error.message })
+    }
+    throw error
+  }
+
+  for (const [index, pair] of inputs.pairs.entries()) {
+    const report = reports[index] as PairReport
+    try {
+      await ctx.clients.dynamodb.send(new DeleteTableCommand({ TableName: pair.source }))
+      await waitUntilGone(ctx, pair.source)
+      report.status = 'deleted'
+      core.notice(
+        `Deleted '${pair.source}' (its items are in '${pair.target ?? ''}' and in ${report.backupLocations?.join(', ') ?? 'a backup'}).`
+      )
+    } catch (error) {
+      report.status = 'failed'
+      report.error = `DeleteTable failed: ${errorMessage(error)}`
+      throw new ActionError(
+        'delete.failed',
+        `Deleting '${pair.source}' failed: ${errorMessage(error)}`,
+        { cause: error }
+      )
+    }
+  }
+}

@@ -1,0 +1,221 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import { openBackupSource, type BackupSource } from '../backup/reader.js'
+import type { StoredTableDescription } from '../backup/format.js'
+import {
+  compareDefinitions,
+  createTableClone,
+  describeTable,
+  isTableEmpty,
+  keyAttributeNames,
+  type TableInfo
+} from '../dynamo/tables.js'
+import { BatchWriter } from '../dynamo/write.js'
+import { ActionError, InputError, errorMessage } from '../errors.js'
+import { runPipeline } from '../pipeline.js'
+import type { TablePair } from '../types.js'
+import { judgeDigests } from '../verify/compare.js'
+import { KeyLookup } from '../verify/lookup.js'
+import { forEachPair } from './pairs.js'
+
+interface RestorePlan {
+  pair: TablePair
+  backup: BackupSource
+  target: string
+  targetInfo: TableInfo | null
+  targetWasEmpty: boolean
+  /** The backup's table as TableInfo (for create-target and key checks), when it carries one. */
+  backupTable: TableInfo | null
+}
+
+export function tableInfoFromBackup(stored: StoredTableDescription, name: string): TableInfo {
+  return {
+    name,
+    description: stored.table,
+    timeToLive: stored.timeToLive ?? 'unsupported',
+    pointInTimeRecovery: stored.pointInTimeRecovery ?? 'unsupported',
+    tags: stored.tags ?? 'unsupported'
+  }
+}
+
+async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
+  const { inputs } = ctx
+  const problems: string[] = []
+  const codes: string[] = []
+  const note = (code: string, message: string): void => {
+    codes.push(code)
+    problems.push(message)
+  }
+  const plans: RestorePlan[] = []
+  for (const pair of inputs.pairs) {
+    const target = pair.target ?? ''
+    let backup: BackupSource
+    try {
+      backup = await openBackupSource(pair.source, ctx.clients.s3)
+    } catch (error) {
+      note(
+        error instanceof ActionError ? error.code : 'restore.backupUnreadable',
+        errorMessage(error)
+      )
+      continue
+    }
+    const backupTable = backup.description
+      ? tableInfoFromBackup(backup.description, backup.description.table.TableName ?? pair.source)
+      : null
+    const targetInfo = await describeTable(ctx.clients.dynamodb, target)
+    let targetWasEmpty = true
+    if (!targetInfo) {
+      if (!inputs.createTarget) {
+        note(
+          'preflight.missingTarget',
+          `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
+        )
+      } else if (!backupTable) {
+        note(
+          'restore.noDescription',
+          `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
+        )
+      }
+    } else {
+      if (backupTable) {
+        const blocking = compareDefinitions(backupTable, targetInfo).blocking
+        if (blocking.length > 0) {
+          note(
+            'preflight.definitionMismatch',
+            `'${pair.source}' -> '${target}': the backup's table and the target differ: ${blocking.join('; ')}.`
+          )
+        }
+      }
+      targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
+      if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
+        note(
+          'preflight.targetNotEmpty',
+          `Target table '${target}' already holds items. Empty it, or set 'allow-non-empty-target: true' (items with the same key are overwritten).`
+        )
+      }
+    }
+    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable })
+  }
+  if (problems.length > 0) {
+    throw new InputError(
+      codes[0] ?? 'restore.refused',
+      problems.length === 1
+        ? (problems[0] ?? '')
+        : `${problems.length} problems, nothing was written:\n${problems.map((p) => `- ${p}`).join('\n')}`
+    )
+  }
+  return plans
+}
+
+/**
+ * restore: BACKUP -> TARGET. Streams the backup (this action's, a DynamoDB export, or an
+ * `aws dynamodb scan` file) through the one write path, then proves the target: the items
+ * read match the manifest's count and digest when there is one, and the target matches the
+ * items read (by digest when it started empty, by key when it did not).
+ */
+export async function runRestore(ctx: RunContext): Promise<void> {
+  const plans = await preflightRestore(ctx)
+  await forEachPair(
+    ctx,
+    plans,
+    async (plan, report) => {
+      const { backup, target } = plan
+      report.notes = [`backup: ${backup.location} (${backup.kind})`]
+      let targetInfo = plan.targetInfo
+      if (!targetInfo && plan.backupTable) {
+        core.info(`Creating '${target}' from the backup's table description.`)
+        const notes = await createTableClone(ctx.clients.dynamodb, plan.backupTable, target, {
+          log: (line) => core.info(line),
+          ...(ctx.sleep ? { sleep: ctx.sleep } : {})
+        })
+        report.notes.push(`created '${target}' from the backup's table description`, ...notes)
+        targetInfo = await describeTable(ctx.clients.dynamodb, target)
+      }
+      if (!targetInfo)
+        throw new ActionError('restore.targetMissing', `Target table '${target}' does not exist.`)
+
+      const keyAttributes = keyAttributeNames(targetInfo.description)
+      const writer = new BatchWriter(ctx.clients.dynamodb, {
+        table: target,
+        keyAttributes,
+        maxInFlight: ctx.inputs.writesInFlight,
+        retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+        ...(ctx.sleep ? { sleep: ctx.sleep } : {})
+      })
+      const started = Date.now()
+      const pass = await runPipeline(ctx, {
+        table: target,
+        label: `restore ${backup.location} -> ${target}`,
+        approximateItems: backup.itemCount ?? 0,
+        read: (onPage) => backup.read(onPage),
+        writer
+      })
+      report.scanned = pass.scanned
+      report.written = writer.stats.written
+      report.sourceCount = pass.digest.count
+      report.sourceDigest = pass.digest.digest
+      report.phases = { copyMs: Date.now() - started }
+      report.status = 'restored'
+      if (
+        backup.digest &&
+        (backup.digest.digest !== pass.digest.digest || backup.digest.count !== pass.digest.count)
+      ) {
+        throw new ActionError(
+          'restore.backupMismatch',
+          `The items read from ${backup.location} (${pass.digest.count}) do not match its manifest's count and digest (${backup.digest.count}); the backup is damaged or not the one its manifest describes.`
+        )
+      }
+
+      const verifyStarted = Date.now()
+      let verified: boolean
+      if (plan.targetWasEmpty) {
+        const targetPass = await runPipeline(ctx, {
+          table: target,
+          label: `verify ${target}`,
+          approximateItems: pass.scanned
+        })
+        verified = await judgeDigests(
+          ctx,
+          report,
+          { name: backup.location, keyAttributes, read: (onPage) => backup.read(onPage) },
+          target,
+          pass.digest,
+          targetPass.digest
+        )
+      } else {
+        const lookup = new KeyLookup(ctx.clients.dynamodb, {
+          table: target,
+          keyAttributes,
+          maxInFlight: Math.max(2, Math.floor(ctx.inputs.writesInFlight / 2)),
+          retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+          missingKind: 'missing-in-target',
+          exampleLimit: 20
+        })
+        await runPipeline(ctx, {
+          table: target,
+          label: `verify ${target} by key`,
+          approximateItems: pass.scanned,
+          read: (onPage) => backup.read(onPage),
+          lookup
+        })
+        report.verification = 'by-key'
+        verified = lookup.differences === 0
+        report.verified = verified
+        if (!verified) report.differences = lookup.examples
+      }
+      report.phases.verifyMs = Date.now() - verifyStarted
+      if (!verified) {
+        report.status = 'mismatch'
+        throw new ActionError(
+          'verify.mismatch',
+          `The restored table '${target}' does not match backup ${backup.location}.`
+        )
+      }
+      report.status = 'verified'
+      core.notice(
+        `Restored ${pass.scanned} items from ${backup.location} into ${target}; verified.`
+      )
+    },
+    { stopOnFailure: true }
+  )
+}
