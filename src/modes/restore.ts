@@ -13,7 +13,7 @@ import {
 import { BatchWriter } from '../dynamo/write.js'
 import { ActionError, InputError, errorMessage } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
-import type { TablePair } from '../types.js'
+import type { DigestSummary, TablePair } from '../types.js'
 import { judgeDigests } from '../verify/compare.js'
 import { KeyLookup } from '../verify/lookup.js'
 import { forEachPair } from './pairs.js'
@@ -26,6 +26,8 @@ interface RestorePlan {
   targetWasEmpty: boolean
   /** The backup's table as TableInfo (for create-target and key checks), when it carries one. */
   backupTable: TableInfo | null
+  /** Count and digest of the backup's items, from the check before any write. */
+  checked: DigestSummary
 }
 
 export function tableInfoFromBackup(stored: StoredTableDescription, name: string): TableInfo {
@@ -94,7 +96,32 @@ async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
         )
       }
     }
-    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable })
+    // Read the whole backup once before writing anything: every file's checksum and count,
+    // and the items' digest against the manifest's. A damaged backup writes nothing.
+    let checked: DigestSummary
+    try {
+      const pass = await runPipeline(ctx, {
+        table: target,
+        label: `checking backup ${backup.location}`,
+        approximateItems: backup.itemCount ?? 0,
+        read: (onPage) => backup.read(onPage)
+      })
+      checked = pass.digest.summary()
+    } catch (error) {
+      note(error instanceof ActionError ? error.code : 'backup.corrupt', errorMessage(error))
+      continue
+    }
+    if (
+      backup.digest &&
+      (backup.digest.digest !== checked.digest || backup.digest.count !== checked.count)
+    ) {
+      note(
+        'backup.corrupt',
+        `Backup ${backup.location} holds ${checked.count} items whose digest does not match its manifest (${backup.digest.count} items); it is damaged or not the backup its manifest describes.`
+      )
+      continue
+    }
+    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked })
   }
   if (problems.length > 0) {
     throw new InputError(
@@ -156,13 +183,10 @@ export async function runRestore(ctx: RunContext): Promise<void> {
       report.sourceDigest = pass.digest.digest
       report.phases = { copyMs: Date.now() - started }
       report.status = 'restored'
-      if (
-        backup.digest &&
-        (backup.digest.digest !== pass.digest.digest || backup.digest.count !== pass.digest.count)
-      ) {
+      if (plan.checked.digest !== pass.digest.digest || plan.checked.count !== pass.digest.count) {
         throw new ActionError(
           'restore.backupMismatch',
-          `The items read from ${backup.location} (${pass.digest.count}) do not match its manifest's count and digest (${backup.digest.count}); the backup is damaged or not the one its manifest describes.`
+          `The items read from ${backup.location} while restoring (${pass.digest.count}) differ from those read when it was checked (${plan.checked.count}); the backup changed during the run.`
         )
       }
 

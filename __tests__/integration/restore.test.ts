@@ -1,0 +1,272 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import {
+  ddbEndpoint,
+  localDynamoClient,
+  localS3Client,
+  motoEndpoint,
+  uniqueName
+} from '../support/env.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  seed,
+  tableDefinition
+} from '../support/tables.js'
+import { listKeys } from '../support/backups.js'
+import { FakeArtifacts, runAction } from '../support/action.js'
+import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
+import { toJsonItem } from '../../src/backup/format.js'
+import type { Item } from '../../src/types.js'
+
+const ddb = localDynamoClient()
+const s3 = localS3Client()
+const bucket = uniqueName('restore-backups')
+const endpoints = (): Record<string, string> => ({
+  'dynamodb-endpoint': ddbEndpoint(),
+  's3-endpoint': motoEndpoint()
+})
+
+function items(): Item[] {
+  return [
+    ...Array.from({ length: 250 }, (_, i) => sizedItem(`r${i % 11}`, i, 300)),
+    everyTypeItem('every-1'),
+    everyTypeItem('every-2'),
+    largeItem('large-s', 'S'),
+    largeItem('large-b', 'B')
+  ]
+}
+
+async function sourceTable(): Promise<{ source: string; expected: Map<string, string> }> {
+  const source = uniqueName('restore-src')
+  await createTable(ddb, indexedDefinition(source))
+  await seed(ddb, source, items())
+  return { source, expected: await canonicalContents(ddb, source) }
+}
+
+async function restore(backup: string, target: string, extra: Record<string, string> = {}) {
+  return runAction({ mode: 'restore', tables: `${backup} -> ${target}`, ...endpoints(), ...extra })
+}
+
+function lines(list: Item[]): string {
+  return list.map((item) => `${JSON.stringify({ Item: toJsonItem(item) })}\n`).join('')
+}
+
+beforeAll(async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+})
+
+afterAll(() => {
+  ddb.destroy()
+  s3.destroy()
+})
+
+describe('restore', () => {
+  it("restores this action's S3 backup into a new table created from its description", async () => {
+    const { source, expected } = await sourceTable()
+    const backup = await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-s3-uri': `s3://${bucket}/b`,
+      ...endpoints()
+    })
+    const target = uniqueName('restored')
+    const result = await restore(backup.report.pairs[0]!.backupLocations[0]!, target, {
+      'create-target': 'true'
+    })
+    expect(result.report.error).toBeUndefined()
+    expect(result.outputs.verified).toBe('true')
+    expect(result.report.pairs[0]!.counts.written).toBe(expected.size)
+    expect(await canonicalContents(ddb, target)).toEqual(expected)
+    const created = (await ddb.send(new DescribeTableCommand({ TableName: target }))).Table!
+    expect(created.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byName'])
+    expect(result.log).not.toContain(SENTINEL)
+  })
+
+  it('restores a local folder (a downloaded artifact) into an existing empty table', async () => {
+    const { source, expected } = await sourceTable()
+    const dir = mkdtempSync(path.join(tmpdir(), 'artifact-'))
+    const backup = await runAction(
+      {
+        mode: 'backup',
+        tables: source,
+        'backup-dir': dir,
+        'backup-artifact': 'true',
+        ...endpoints()
+      },
+      { artifacts: new FakeArtifacts() }
+    )
+    const folder = backup.report.pairs[0]!.backupLocations.find((l) => l.startsWith(dir))!
+    const target = uniqueName('restored')
+    await createTable(ddb, indexedDefinition(target))
+    const result = await restore(folder, target)
+    expect(result.report.error).toBeUndefined()
+    expect(await canonicalContents(ddb, target)).toEqual(expected)
+  })
+
+  it('restores a DynamoDB native export to S3', async () => {
+    const list = items()
+    const exportId = '01700000000000-abcdef12'
+    const prefix = `native/${uniqueName('exp')}`
+    const entries: string[] = []
+    for (const [index, part] of [list.slice(0, 100), list.slice(100)].entries()) {
+      const body = gzipSync(lines(part))
+      const key = `${prefix}/AWSDynamoDB/${exportId}/data/file${index}.json.gz`
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
+      entries.push(
+        JSON.stringify({
+          itemCount: part.length,
+          md5Checksum: createHash('md5').update(body).digest('base64'),
+          etag: 'x',
+          dataFileS3Key: key
+        })
+      )
+    }
+    const summary = {
+      version: '2020-06-30',
+      exportArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/t/export/x',
+      itemCount: list.length,
+      outputFormat: 'DYNAMODB_JSON',
+      manifestFilesS3Key: `${prefix}/AWSDynamoDB/${exportId}/manifest-files.json`
+    }
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/AWSDynamoDB/${exportId}/manifest-files.json`,
+        Body: `${entries.join('\n')}\n`
+      })
+    )
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/AWSDynamoDB/${exportId}/manifest-summary.json`,
+        Body: JSON.stringify(summary)
+      })
+    )
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/AWSDynamoDB/${exportId}/_started`,
+        Body: Buffer.alloc(0)
+      })
+    )
+
+    const target = uniqueName('from-export')
+    await createTable(ddb, indexedDefinition(target))
+    const result = await restore(`s3://${bucket}/${prefix}`, target)
+    expect(result.report.error).toBeUndefined()
+    expect(result.summary).toContain('dynamodb-export')
+    const seeded = uniqueName('expected')
+    await createTable(ddb, indexedDefinition(seeded))
+    await seed(ddb, seeded, list)
+    expect(await canonicalContents(ddb, target)).toEqual(await canonicalContents(ddb, seeded))
+  })
+
+  it.each(['local', 's3'])(
+    "restores an 'aws dynamodb scan --output json' file (%s)",
+    async (where) => {
+      const list = items()
+      const json = JSON.stringify(
+        {
+          Items: list.map(toJsonItem),
+          Count: list.length,
+          ScannedCount: list.length,
+          ConsumedCapacity: null
+        },
+        null,
+        4
+      )
+      let location: string
+      if (where === 'local') {
+        location = path.join(mkdtempSync(path.join(tmpdir(), 'scan-')), 'orders scan.json')
+        writeFileSync(location, json)
+      } else {
+        const key = `scans/${uniqueName('scan')}.json`
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: json }))
+        location = `s3://${bucket}/${key}`
+      }
+      const target = uniqueName('from-scan')
+      await createTable(ddb, indexedDefinition(target))
+      const result = await restore(location, target)
+      expect(result.report.error).toBeUndefined()
+      expect(result.outputs.verified).toBe('true')
+      const seeded = uniqueName('expected')
+      await createTable(ddb, indexedDefinition(seeded))
+      await seed(ddb, seeded, list)
+      expect(await canonicalContents(ddb, target)).toEqual(await canonicalContents(ddb, seeded))
+    }
+  )
+
+  it('refuses a scan file when the target is missing, even with create-target', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'scan-')), 'scan.json')
+    writeFileSync(file, JSON.stringify({ Items: [toJsonItem(sizedItem('a', 1))], Count: 1 }))
+    const result = await restore(file, uniqueName('missing'), { 'create-target': 'true' })
+    expect(result.report.errorCode).toBe('restore.noDescription')
+    expect(result.report.error).toContain('carries no table description')
+  })
+
+  it('refuses a non-empty target and an ambiguous prefix before writing', async () => {
+    const { source } = await sourceTable()
+    await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-s3-uri': `s3://${bucket}/amb`,
+      ...endpoints()
+    })
+    await new Promise((r) => setTimeout(r, 1100))
+    await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-s3-uri': `s3://${bucket}/amb`,
+      ...endpoints()
+    })
+    const target = uniqueName('busy')
+    await createTable(ddb, indexedDefinition(target))
+    await seed(ddb, target, [sizedItem('app', 1)])
+    const ambiguous = await restore(`s3://${bucket}/amb/${source}`, target)
+    expect(ambiguous.report.errorCode).toBe('restore.backupAmbiguous')
+    const folder = (await listKeys(s3, bucket, `amb/${source}/`))
+      .find((k) => k.endsWith('table-description.json'))!
+      .replace('/table-description.json', '')
+    const busy = await restore(`s3://${bucket}/${folder}`, target)
+    expect(busy.report.errorCode).toBe('preflight.targetNotEmpty')
+    expect((await canonicalContents(ddb, target)).size).toBe(1)
+    const allowed = await restore(`s3://${bucket}/${folder}`, target, {
+      'allow-non-empty-target': 'true'
+    })
+    expect(allowed.report.error).toBeUndefined()
+    expect(allowed.summary).toContain('every source item found unchanged by key')
+  })
+
+  it('refuses a damaged backup before writing anything', async () => {
+    const { source } = await sourceTable()
+    const backup = await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-s3-uri': `s3://${bucket}/dmg`,
+      ...endpoints()
+    })
+    const folder = backup.report.pairs[0]!.backupLocations[0]!.replace(`s3://${bucket}/`, '')
+    const dataKey = (await listKeys(s3, bucket, folder)).find((k) => k.includes('/data/'))!
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: dataKey,
+        Body: gzipSync(lines([sizedItem('forged', 1)]))
+      })
+    )
+    const target = uniqueName('never-written')
+    await createTable(ddb, tableDefinition(target, indexedDefinition(target)))
+    const result = await restore(`s3://${bucket}/${folder}`, target)
+    expect(result.report.errorCode).toBe('backup.corrupt')
+    expect(result.report.error).toMatch(/does not match the SHA-256 and size in its manifest/)
+    expect((await canonicalContents(ddb, target)).size).toBe(0)
+  })
+})
