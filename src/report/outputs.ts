@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { Report } from '../types.js'
 
 /** Modes whose success means the data was proven equal. */
-const VERIFYING_MODES = ['copy', 'verify', 'restore']
+const VERIFYING_MODES = ['copy', 'verify', 'restore', 'delete-source']
 
 /** The `report` output: mode and, per pair, what happened (never an attribute value). */
 export function reportJson(report: Report): string {

@@ -1,0 +1,90 @@
+import { describe, expect, it } from '@jest/globals'
+import { checkConfirmList, checkDeletionProtection } from '../../src/gates.js'
+import { decodeJwtClaims } from '../../src/github/approvals.js'
+import { Progress, formatDuration } from '../../src/util/progress.js'
+import { backoffDelay } from '../../src/util/retry.js'
+import type { TableInfo } from '../../src/dynamo/tables.js'
+
+describe('gates.ts', () => {
+  it('accepts confirm-delete naming exactly the sources, in any order', () => {
+    expect(() => checkConfirmList(['b-table', 'a-table'], ['a-table', 'b-table'])).not.toThrow()
+  })
+
+  it('refuses confirm-delete with a table too many or too few', () => {
+    expect(() => checkConfirmList(['a-table', 'c-table'], ['a-table'])).toThrow(
+      "Input 'confirm-delete' must list exactly the source tables to delete (a-table), but it names 'c-table', which is not a source of 'tables'."
+    )
+    expect(() => checkConfirmList([], ['a-table', 'b-table'])).toThrow(
+      "it does not name 'a-table', 'b-table'"
+    )
+  })
+
+  it('refuses a table with deletion protection and says how to turn it off', () => {
+    const info = { name: 'orders', description: { DeletionProtectionEnabled: true } } as TableInfo
+    expect(() => checkDeletionProtection(info)).toThrow(
+      'aws dynamodb update-table --table-name orders --no-deletion-protection-enabled'
+    )
+    expect(() => checkDeletionProtection({ ...info, description: {} })).not.toThrow()
+  })
+})
+
+describe('approvals.ts', () => {
+  it('reads the claims of a JWT', () => {
+    const payload = Buffer.from(JSON.stringify({ environment: 'prod', run_id: '1' })).toString(
+      'base64url'
+    )
+    expect(decodeJwtClaims(`h.${payload}.s`)).toEqual({ environment: 'prod', run_id: '1' })
+    expect(() => decodeJwtClaims('not-a-jwt')).toThrow('not a JWT')
+  })
+})
+
+describe('progress.ts and retry.ts', () => {
+  it('reports items, rate and ETA', () => {
+    let now = 0
+    const progress = new Progress(
+      'copy a -> b',
+      1000,
+      () => undefined,
+      () => now,
+      0
+    )
+    progress.add(250)
+    now = 10_000
+    expect(progress.line()).toBe('copy a -> b: 250 items, 25 items/s, ~25% of ~1,000, ETA 30s')
+    expect(formatDuration(3_725_000)).toBe('1h 2m')
+  })
+
+  it('logs a progress line on its interval', () => {
+    const lines: string[] = []
+    const realSetInterval = global.setInterval
+    let tick: (() => void) | undefined
+    global.setInterval = (fn: () => void) => {
+      tick = fn
+      return { unref: () => undefined } as unknown as NodeJS.Timeout
+    }
+    try {
+      let now = 0
+      const progress = new Progress(
+        'scan t',
+        0,
+        (line) => lines.push(line),
+        () => now,
+        10_000
+      )
+      progress.add(70)
+      now = 10_000
+      tick?.()
+      expect(lines).toEqual(['scan t: 70 items, 7 items/s'])
+      progress.stop()
+    } finally {
+      global.setInterval = realSetInterval
+    }
+  })
+
+  it('backs off exponentially with full jitter, capped', () => {
+    expect(backoffDelay(0, { baseMs: 100, capMs: 1000 }, () => 0.999)).toBe(99)
+    expect(backoffDelay(3, { baseMs: 100, capMs: 1000 }, () => 0.5)).toBe(400)
+    expect(backoffDelay(20, { baseMs: 100, capMs: 1000 }, () => 0.5)).toBe(500)
+    expect(backoffDelay(5, { baseMs: 100, capMs: 1000 }, () => 0)).toBe(0)
+  })
+})
