@@ -365,6 +365,7 @@ async function runAction(label, inputs, workDir) {
     child.once('close', (c, s) => resolve({ code: c, signal: s }))
   })
   runningAction = undefined
+  if (interrupted) return undefined
   const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'))
   const summary = readFileSync(summaryFile, 'utf8')
   return { code, signal, outputs, summary, ms: Date.now() - started }
@@ -473,7 +474,8 @@ function showResult(label, result) {
       .join('\n')
   )
   say(`\n  ${bold('Outputs')}`)
-  say(`  verified:        ${result.outputs.verified ?? '(not set)'}`)
+  const verifiedNote = label === 'mode plan' ? dim(' (plan only reads: it never verifies)') : ''
+  say(`  verified:        ${result.outputs.verified ?? '(not set)'}${verifiedNote}`)
   const locations = (result.outputs['backup-location'] ?? '').split('\n').filter(Boolean)
   say(
     `  backup-location: ${locations.length > 0 ? locations.join('\n                   ') : '(none)'}`
@@ -621,7 +623,7 @@ async function main() {
   for (const run of runs) {
     step(run.title)
     const result = await runAction(run.mode, { ...common, mode: run.mode }, workDir)
-    if (interrupted) return 130
+    if (interrupted || !result) return 130
     showResult(`mode ${run.mode}`, result)
     if (result.code !== 0)
       problems.push(`mode ${run.mode} exited with ${result.code ?? result.signal}`)
@@ -652,7 +654,12 @@ async function main() {
       `  plan ✔  copy ✔  verify ✔   ${SOURCE} -> ${TARGET}: ${ITEM_COUNT.toLocaleString('en-US')} items, verified`
     )
   }
-  say(dim(`  total ${seconds(Date.now() - demoStarted)}; stopping the emulators`))
+  const external = ddbStart.value.external && motoStart.value.external
+  say(
+    dim(
+      `  total ${seconds(Date.now() - demoStarted)}; ${external ? 'your emulators keep running' : 'stopping the emulators'}`
+    )
+  )
   return problems.length === 0 ? 0 : 1
 }
 
@@ -660,9 +667,10 @@ let exitCode = 1
 try {
   exitCode = await main()
 } catch (error) {
-  process.stderr.write(
-    `\n${red('demo failed:')} ${error instanceof Error ? error.message : String(error)}\n`
-  )
+  if (!interrupted)
+    process.stderr.write(
+      `\n${red('demo failed:')} ${error instanceof Error ? error.message : String(error)}\n`
+    )
   exitCode = 1
 } finally {
   if (!interrupted) await cleanUp()

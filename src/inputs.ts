@@ -26,7 +26,7 @@ export const INPUTS = {
 } as const
 
 export const DEFAULTS = {
-  scanSegments: 8,
+  scanSegments: 16,
   writesInFlight: 32,
   retryTimeoutSeconds: 600
 } as const
