@@ -8,8 +8,9 @@
 //   2. RAW CEILING: copy it into a fresh empty table with the fastest plain loop: a parallel
 //      Scan (8 segments, ConsistentRead, one page of look-ahead) feeding 32 BatchWriteItem
 //      calls of 25 items in flight, UnprocessedItems sent again; no backup, no digest;
-//   3. ACTION: `node dist/index.js` in mode copy, exactly as the runner runs it (INPUT_<NAME>,
-//      GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP), into another fresh empty table with the
+//   3. ACTION: `node dist/index.js` in mode copy, exactly as the runner runs it (INPUT_<NAME>
+//      for the step's inputs and every other input's action.yml default, GITHUB_OUTPUT,
+//      GITHUB_STEP_SUMMARY, RUNNER_TEMP), into another fresh empty table with the
 //      same definition, backing up to moto S3 (backup-s3-uri). From the `report` output:
 //      phases.copyMs (the one pass that backs up, digests and writes) and phases.verifyMs (the
 //      scan of the target); the process's wall time; and its own peak RSS (the action runs in
@@ -23,11 +24,13 @@
 //   npm run bench -- --repeat 2            action and ceiling twice per size in alternating
 //                                          order (BA, AB: DynamoDB Local's warm-up drift
 //                                          cancels out); means are shown. A single run puts
-//                                          the action first: its ratio is a lower bound
+//                                          the action first, which usually leans the ratio low
+//   npm run bench -- --ceiling 16x64       the plain loop's scan segments x writes in flight
+//                                          (default 8x32)
 //   npm run bench -- --sweep               also copy at scan-segments {4,8,16} x
 //                                          writes-in-flight {16,32,64} (100k items; 10k with --quick)
 //   npm run bench -- --sweep-only          only the sweep (after one discarded warm-up copy;
-//                                          the default 8 x 32 runs first and last as a drift
+//                                          the action.yml default runs first and last as a drift
 //                                          check)
 //   npm run bench -- --sweep-items 50000   the sweep's table size
 //   npm run bench -- --no-build            do not rebuild a dist/ older than src/
@@ -53,6 +56,7 @@ import {
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { actionYmlDefaults } from './action-defaults.mjs'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = path.join(REPO_ROOT, 'dist', 'index.js')
@@ -91,6 +95,8 @@ function parseArgs(argv) {
     sweepItems: undefined,
     build: true,
     repeat: 1,
+    ceilingSegments: 8,
+    ceilingWrites: 32,
     help: false
   }
   const value = (i, name) => {
@@ -117,6 +123,13 @@ function parseArgs(argv) {
       let text
       ;[text, i] = value(i, name)
       options.sweepItems = count(text, name)
+    } else if (name === '--ceiling') {
+      let text
+      ;[text, i] = value(i, name)
+      const match = /^(\d+)x(\d+)$/.exec(text)
+      if (!match) throw new Error(`--ceiling: '${text}' is not SEGMENTSxWRITES, e.g. 8x32`)
+      options.ceilingSegments = count(match[1], name)
+      options.ceilingWrites = count(match[2], name)
     } else if (name === '--repeat') {
       let text
       ;[text, i] = value(i, name)
@@ -134,7 +147,7 @@ function parseArgs(argv) {
   return options
 }
 
-const HELP = `Usage: npm run bench -- [--quick] [--items 10000,100000] [--repeat 1]
+const HELP = `Usage: npm run bench -- [--quick] [--items 10000,100000] [--repeat 1] [--ceiling 8x32]
                         [--sweep | --sweep-only] [--sweep-items 100000] [--no-build]`
 
 // ---------------------------------------------------------------------------------------------
@@ -602,6 +615,10 @@ function readVmHwmKb(pid) {
   }
 }
 
+const ACTION_DEFAULTS = actionYmlDefaults()
+const DEFAULT_SEGMENTS = Number(ACTION_DEFAULTS['scan-segments'] || 8)
+const DEFAULT_WRITES = Number(ACTION_DEFAULTS['writes-in-flight'] || 32)
+
 async function runActionCopy(env0, { source, target, runDir, extraInputs = {} }) {
   const outputFile = path.join(runDir, 'github_output')
   const summaryFile = path.join(runDir, 'step_summary')
@@ -609,24 +626,14 @@ async function runActionCopy(env0, { source, target, runDir, extraInputs = {} })
   const logFile = path.join(runDir, 'action.log')
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
+  // The step's `with:` over every input's action.yml default, as the runner passes them.
   const inputs = {
+    ...ACTION_DEFAULTS,
     mode: 'copy',
     tables: `${source} -> ${target}`,
-    region: '',
     'backup-s3-uri': env0.backupUri,
-    'backup-artifact': 'false',
-    'backup-dir': '',
-    'create-target': 'false',
-    'allow-non-empty-target': 'false',
-    'approval-environment': '',
-    'confirm-delete': '',
-    'expected-account-id': '',
-    'github-token': '',
     'dynamodb-endpoint': env0.ddbEndpoint,
     's3-endpoint': env0.motoEndpoint,
-    'scan-segments': '8',
-    'writes-in-flight': '32',
-    'retry-timeout-seconds': '600',
     ...extraInputs
   }
   const env = {
@@ -819,8 +826,10 @@ async function main() {
     if (process.env.BENCH_KEEP)
       say(`  BENCH_KEEP: action logs, outputs and summaries stay in ${workDir}`)
     say(
-      '  ceiling: Scan 8 segments (ConsistentRead) -> 32 BatchWriteItem x 25 in flight; ' +
-        'action: mode copy with backup-s3-uri, defaults scan-segments 8, writes-in-flight 32'
+      `  ceiling: Scan ${options.ceilingSegments} segments (ConsistentRead) -> ` +
+        `${options.ceilingWrites} BatchWriteItem x 25 in flight; action: mode copy with ` +
+        `backup-s3-uri, action.yml defaults scan-segments ${DEFAULT_SEGMENTS}, ` +
+        `writes-in-flight ${DEFAULT_WRITES}`
     )
 
     const watch = new CpuWatch([ddbStart.value.pid, motoStart.value.pid])
@@ -888,7 +897,12 @@ async function main() {
       const target = `bench-raw-${source.n}-${++runIndex}`
       created.add(target)
       await createTable(ddb, target)
-      const { result, noise } = await run(label, () => rawCopy(ddb, source.name, target))
+      const { result, noise } = await run(label, () =>
+        rawCopy(ddb, source.name, target, {
+          segments: options.ceilingSegments,
+          inFlight: options.ceilingWrites
+        })
+      )
       if (result.scanned !== source.n || result.written !== source.n) {
         throw new Error(
           `raw copy: scanned ${result.scanned}, wrote ${result.written}, expected ${source.n}`
@@ -944,7 +958,7 @@ async function main() {
       const raws = []
       const actions = []
       // DynamoDB Local keeps getting faster for minutes (JIT): whichever runs second is
-      // favoured. The action goes first, so a single run's ratio is a lower bound; with
+      // usually favoured. The action goes first, which leans a single run's ratio low; with
       // --repeat the order alternates (BA, AB, ...) and the means are shown.
       for (let r = 1; r <= options.repeat; r++) {
         const tag = options.repeat > 1 ? ` (${r}/${options.repeat})` : ''
@@ -976,6 +990,7 @@ async function main() {
       ceilings.set(n, raw.rate)
       rows.push({
         n,
+        avgBytes: source.avgBytes,
         ceiling: raw.rate,
         rawCpuMs: raw.cpuMs,
         action,
@@ -1026,10 +1041,18 @@ async function main() {
       say(
         [
           '  ratio    = action copy phase / raw ceiling. DynamoDB Local speeds up for minutes as',
-          '             its JIT warms up, so the run that goes second is favoured' +
+          '             its JIT warms up, so the run that goes second is usually favoured' +
             (options.repeat > 1
               ? ' (here: order alternated, means shown)'
-              : ' (here: the ceiling, so the ratio is a lower bound; --repeat 2 alternates the order)'),
+              : ' (here: the ceiling;\n             --repeat 2 alternates the order and shows means)'),
+          ...(options.ceilingSegments !== DEFAULT_SEGMENTS ||
+          options.ceilingWrites !== DEFAULT_WRITES
+            ? [
+                `             The ceiling uses ${options.ceilingSegments} x ${options.ceilingWrites}, the action its ` +
+                  `defaults ${DEFAULT_SEGMENTS} x ${DEFAULT_WRITES}: --ceiling ` +
+                  `${DEFAULT_SEGMENTS}x${DEFAULT_WRITES} compares like with like.`
+              ]
+            : []),
           "  pass/s   = the action's own rate for the pass alone (its last progress line), without",
           '             opening and finishing the backup (upload, read-back, manifests)',
           '  e2e      = items / wall time of the action process (start-up, preflight, copy, verify)',
@@ -1054,6 +1077,17 @@ async function main() {
                 ? 'grows somewhat with the table'
                 : 'GROWS with the table')
         )
+        // Each segment holds up to two pages of at most 1 MB (the one being handled and the
+        // one fetched ahead): below that much data the in-flight window is not yet full.
+        const windowBytes = DEFAULT_SEGMENTS * 2 * 1024 * 1024
+        if (small.n * small.avgBytes < windowBytes * 2) {
+          say(
+            `  note: ${fmt(small.n)} items (~${fmt((small.n * small.avgBytes) / 2 ** 20)} MB) hardly ` +
+              `fill the action's in-flight window (${DEFAULT_SEGMENTS} segments x 2 pages of up to ` +
+              `1 MB), so part of the growth is that window filling up; compare two sizes that ` +
+              'both fill it (e.g. --items 100000,200000) to see whether memory keeps growing.'
+          )
+        }
       }
     }
 
@@ -1063,7 +1097,7 @@ async function main() {
       const source = await prepareSource(n)
       // The default first and last (a drift check: DynamoDB Local keeps warming up), the other
       // cells in a mixed order so that drift does not line up with either setting.
-      const order = [
+      const mixed = [
         [8, 32],
         [4, 64],
         [16, 16],
@@ -1072,10 +1106,13 @@ async function main() {
         [16, 32],
         [8, 16],
         [4, 32],
-        [16, 64],
-        [8, 32]
+        [16, 64]
       ]
-      const warmUp = await actionCopy(source, 'warm-up copy, 8 x 32 (discarded)')
+      const isDefault = ([seg, w]) => seg === DEFAULT_SEGMENTS && w === DEFAULT_WRITES
+      const dfltCell = [DEFAULT_SEGMENTS, DEFAULT_WRITES]
+      const order = [dfltCell, ...mixed.filter((c) => !isDefault(c)), dfltCell]
+      const dfltLabel = `${DEFAULT_SEGMENTS} x ${DEFAULT_WRITES}`
+      const warmUp = await actionCopy(source, `warm-up copy, ${dfltLabel} (discarded)`)
       const runs = []
       for (const [segments, writes] of order) {
         const result = await actionCopy(
@@ -1090,9 +1127,12 @@ async function main() {
       }
       await dropSource(n)
       const sweep = []
-      for (const segments of SWEEP_SEGMENTS) {
-        for (const writes of SWEEP_WRITES) {
+      const segmentsList = [...new Set([...SWEEP_SEGMENTS, DEFAULT_SEGMENTS])].sort((a, b) => a - b)
+      const writesList = [...new Set([...SWEEP_WRITES, DEFAULT_WRITES])].sort((a, b) => a - b)
+      for (const segments of segmentsList) {
+        for (const writes of writesList) {
           const cell = runs.filter((r) => r.segments === segments && r.writes === writes)
+          if (cell.length === 0) continue
           sweep.push({
             ...cell[0],
             ...mean(cell, ['copyRate', 'passRate', 'e2eRate', 'copyMs', 'verifyMs', 'cpuMs']),
@@ -1137,26 +1177,26 @@ async function main() {
       say('\n  copy items/s by scan-segments (rows) and writes-in-flight (columns)')
       say(
         table(
-          ['segments', ...SWEEP_WRITES.map((w) => `w=${w}`)],
-          SWEEP_SEGMENTS.map((segments) => [
+          ['segments', ...writesList.map((w) => `w=${w}`)],
+          segmentsList.map((segments) => [
             String(segments),
-            ...SWEEP_WRITES.map((w) =>
+            ...writesList.map((w) =>
               fmt(sweep.find((s) => s.segments === segments && s.writes === w)?.copyRate)
             )
           ])
         )
       )
       const fastest = best(sweep, 'copyRate')
-      const dflt = sweep.find((s) => s.segments === 8 && s.writes === 32)
+      const dflt = sweep.find((s) => s.segments === DEFAULT_SEGMENTS && s.writes === DEFAULT_WRITES)
       say(
         `  fastest: ${fastest.segments} x ${fastest.writes} at ${fmt(fastest.copyRate)} items/s` +
           (dflt
-            ? `; default 8 x 32: ${fmt(dflt.copyRate)} items/s (${fmt(dflt.copyRate / fastest.copyRate, 2)} of the fastest)`
+            ? `; default ${dfltLabel}: ${fmt(dflt.copyRate)} items/s (${fmt(dflt.copyRate / fastest.copyRate, 2)} of the fastest)`
             : '')
       )
       say(
         `  drift check: after a discarded warm-up copy (${fmt(warmUp.copyRate)} items/s), the ` +
-          `default 8 x 32 ran first (${fmt(first.copyRate)} items/s) and last ` +
+          `default ${dfltLabel} ran first (${fmt(first.copyRate)} items/s) and last ` +
           `(${fmt(last.copyRate)} items/s; ${fmt(last.copyRate / first.copyRate, 2)}x); its cell ` +
           'shows the mean. Other cells ran once, in a mixed order: differences within that ' +
           'drift are noise.'

@@ -43,6 +43,7 @@ import {
   S3Client
 } from '@aws-sdk/client-s3'
 import { REPO_ROOT, startDynamoDbLocal, startMoto } from './emulators.mjs'
+import { actionYmlDefaults } from './action-defaults.mjs'
 
 // The SDK warns once per process on Node 20; the runner uses Node 24 and does not.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -595,22 +596,11 @@ async function main() {
   // The step's `with:` block, plus every other input at its action.yml default, as the runner
   // passes them.
   const common = {
+    ...actionYmlDefaults(),
     tables: `${SOURCE} -> ${TARGET}\n`,
-    region: '',
     'backup-s3-uri': BACKUP_URI,
-    'backup-artifact': 'false',
-    'backup-dir': '',
-    'create-target': 'false',
-    'allow-non-empty-target': 'false',
-    'approval-environment': '',
-    'confirm-delete': '',
-    'expected-account-id': '',
-    'github-token': '',
     'dynamodb-endpoint': ddbEndpoint,
-    's3-endpoint': motoEndpoint,
-    'scan-segments': '8',
-    'writes-in-flight': '32',
-    'retry-timeout-seconds': '600'
+    's3-endpoint': motoEndpoint
   }
 
   const runs = [
