@@ -4,11 +4,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+/**
+ * One canned answer: a status with a JSON body (sent only for 200; other statuses answer
+ * GitHub's `{ message }`), or `raw` text sent as is (an HTML page, broken JSON) with
+ * `contentType` (default application/json), whatever the status.
+ */
+export interface CannedResponse {
+  status: number
+  body?: unknown
+  raw?: string
+  contentType?: string
+}
+
 export interface Scenario {
   /** GET /repos/{o}/{r}/environments/{name}: a status, or the environment's body. */
-  environment?: { status: number; body?: unknown }
+  environment?: CannedResponse
   /** GET /repos/{o}/{r}/actions/runs/{id}/approvals. */
-  approvals?: { status: number; body?: unknown }
+  approvals?: CannedResponse
   /** Claims of the OIDC token; absent: the token service answers 500. */
   oidcClaims?: Record<string, unknown> | undefined
 }
@@ -50,7 +62,7 @@ export function protectedEnvironment(name: string, reviewers: string[] = ['alice
 
 export function approval(
   environment: string,
-  state: 'approved' | 'rejected' = 'approved',
+  state: 'approved' | 'rejected' | 'pending' = 'approved',
   login = 'alice',
   comment = 'ship it'
 ): unknown {
@@ -65,6 +77,15 @@ export function fakeJwt(claims: Record<string, unknown>): string {
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body ?? { message: `status ${status}` }))
+}
+
+function answer(res: ServerResponse, r: CannedResponse, errorMessage: string): void {
+  if (r.raw !== undefined) {
+    res.writeHead(r.status, { 'content-type': r.contentType ?? 'application/json' })
+    res.end(r.raw)
+    return
+  }
+  send(res, r.status, r.status === 200 ? r.body : { message: errorMessage })
 }
 
 export async function startGitHubApi(scenario: Scenario = {}): Promise<GitHubApi> {
@@ -83,12 +104,10 @@ export async function startGitHubApi(scenario: Scenario = {}): Promise<GitHubApi
       return send(res, 200, { value: fakeJwt(s.oidcClaims) })
     }
     if (url.pathname.startsWith(`/repos/${OWNER}/${REPO}/environments/`)) {
-      const r = s.environment ?? { status: 404 }
-      return send(res, r.status, r.status === 200 ? r.body : { message: 'Not Found' })
+      return answer(res, s.environment ?? { status: 404 }, 'Not Found')
     }
     if (url.pathname === `/repos/${OWNER}/${REPO}/actions/runs/${RUN_ID}/approvals`) {
-      const r = s.approvals ?? { status: 200, body: [] }
-      return send(res, r.status, r.status === 200 ? r.body : { message: 'error' })
+      return answer(res, s.approvals ?? { status: 200, body: [] }, 'error')
     }
     send(res, 404, { message: 'Not Found' })
   })
