@@ -41,7 +41,16 @@ export function everyTypeItem(id: string): Item {
     binaries: { BS: [bytes('x'), bytes('y'), bytes('\u0000')] },
     list: { L: [{ S: 'a' }, { N: '2' }, { NULL: true }, { L: [] }, { M: {} }, { BOOL: false }] },
     emptyMap: { M: {} },
-    nested: deep(20)
+    nested: deep(20),
+    // Map keys that are also names of Object.prototype's own members: an object built by
+    // assignment (`out[name] = ...`) would lose `__proto__` without a word.
+    prototypeNames: {
+      M: Object.fromEntries([
+        ['__proto__', { N: '2' }],
+        ['constructor', { S: 'c' }],
+        ['toString', { L: [] }]
+      ])
+    }
   }
 }
 

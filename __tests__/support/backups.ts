@@ -1,10 +1,12 @@
-// Reads a backup back from S3 or a local folder, independently of the action's own reader.
+// Reads a backup back from S3 or a local folder, independently of the action's own reader:
+// items are parsed and put in normal form by the tests' oracle, and every data file is checked
+// against its manifest entry (MD5, SHA-256 and size when present, item count).
+import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
-import { fromJsonItem } from '../../src/backup/format.js'
-import { canonicalItem } from '../../src/verify/digest.js'
+import { itemKey, oracleText, parseJsonLines } from './oracle.js'
 
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = []
@@ -29,20 +31,43 @@ export interface ReadBackup {
     itemCount: number
     dynamodbTableMover: { contentDigest: { count: number; digest: string } }
   }
-  files: { itemCount: number; dataFileS3Key: string; md5Checksum: string }[]
+  files: {
+    itemCount: number
+    dataFileS3Key: string
+    md5Checksum: string
+    sha256?: string
+    size?: number
+  }[]
+  /** The backup's items in the oracle's normal form, keyed by pk|sk. */
   items: Map<string, string>
   description: { table: { TableName: string } }
 }
 
-function parseData(buffers: Buffer[]): Map<string, string> {
+/** Checks each data file against its manifest entry, then parses its items with the oracle. */
+function parseData(files: ReadBackup['files'], buffers: Buffer[]): Map<string, string> {
   const items = new Map<string, string>()
-  for (const buffer of buffers) {
-    for (const line of gunzipSync(buffer).toString('utf8').split('\n')) {
-      if (line === '') continue
-      const item = fromJsonItem((JSON.parse(line) as { Item: unknown }).Item)
-      items.set(`${item.pk?.S ?? ''}|${item.sk?.N ?? ''}`, canonicalItem(item))
+  files.forEach((file, i) => {
+    const buffer = buffers[i]!
+    const where = file.dataFileS3Key
+    const md5 = createHash('md5').update(buffer).digest('base64')
+    if (md5 !== file.md5Checksum)
+      throw new Error(`${where}: MD5 ${md5}, manifest says ${file.md5Checksum}`)
+    if (file.sha256 !== undefined) {
+      const sha256 = createHash('sha256').update(buffer).digest('hex')
+      if (sha256 !== file.sha256)
+        throw new Error(`${where}: SHA-256 ${sha256}, manifest says ${file.sha256}`)
     }
-  }
+    if (file.size !== undefined && file.size !== buffer.length)
+      throw new Error(`${where}: ${buffer.length} bytes, manifest says ${file.size}`)
+    const parsed = parseJsonLines(gunzipSync(buffer).toString('utf8'))
+    if (parsed.length !== file.itemCount)
+      throw new Error(`${where}: ${parsed.length} items, manifest says ${file.itemCount}`)
+    for (const item of parsed) {
+      const key = itemKey(item)
+      if (items.has(key)) throw new Error(`${where}: key ${key} appears twice in the backup`)
+      items.set(key, oracleText(item))
+    }
+  })
   return items
 }
 
@@ -64,7 +89,7 @@ export async function readS3Backup(s3: S3Client, uri: string): Promise<ReadBacku
   const description = JSON.parse(
     (await getObject(s3, bucket, find('table-description.json'))).toString()
   ) as ReadBackup['description']
-  return { summary, files, items: parseData(data), description }
+  return { summary, files, items: parseData(files, data), description }
 }
 
 function walk(dir: string): string[] {
@@ -90,5 +115,5 @@ export function readLocalBackup(dir: string): ReadBackup {
   const description = JSON.parse(
     readFileSync(find('table-description.json'), 'utf8')
   ) as ReadBackup['description']
-  return { summary, files, items: parseData(data), description }
+  return { summary, files, items: parseData(files, data), description }
 }

@@ -9,7 +9,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
-import { canonicalItem } from '../../src/verify/digest.js'
+import { itemKey, oracleText } from './oracle.js'
 import type { Item } from '../../src/types.js'
 
 export function tableDefinition(
@@ -104,13 +104,19 @@ export async function scanAll(client: DynamoDBClient, table: string): Promise<It
   return items
 }
 
-/** The table's items in canonical form, keyed by pk|sk, for exact comparisons. */
+/**
+ * The table's items in the oracle's normal form (not the product's canonical form), keyed by
+ * pk|sk, for exact comparisons. Two items on one key would hide each other: that throws.
+ */
 export async function canonicalContents(
   client: DynamoDBClient,
   table: string
 ): Promise<Map<string, string>> {
   const map = new Map<string, string>()
-  for (const item of await scanAll(client, table))
-    map.set(`${item.pk?.S ?? ''}|${item.sk?.N ?? ''}`, canonicalItem(item))
+  for (const item of await scanAll(client, table)) {
+    const key = itemKey(item)
+    if (map.has(key)) throw new Error(`canonicalContents(${table}): two items on key ${key}`)
+    map.set(key, oracleText(item))
+  }
   return map
 }

@@ -1,7 +1,303 @@
 import { describe, expect, it } from '@jest/globals'
-import { ContentDigest, canonicalItem, itemHash, normalizeNumber } from '../../src/verify/digest.js'
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import {
+  ContentDigest,
+  canonicalItem,
+  canonicalValue,
+  itemHash,
+  normalizeNumber
+} from '../../src/verify/digest.js'
 import { everyTypeItem, largeItem } from '../../__fixtures__/items.js'
 import type { Item } from '../../src/types.js'
+import {
+  compareDecimals,
+  decimalText,
+  decimalsEqual,
+  itemsEqual,
+  normalNumber,
+  oracleText,
+  parseDecimal,
+  parseJsonLine,
+  parseJsonLines,
+  valuesEqual,
+  type Decimal
+} from '../support/oracle.js'
+
+// --- Shared cases ----------------------------------------------------------------------------
+
+const zeros = (n: number): string => '0'.repeat(n)
+const DIGITS_38 = '12345678901234567890123456789012345678'
+
+/** Each group: spellings of one number, which DynamoDB stores as one value. */
+const SAME_NUMBER: readonly (readonly string[])[] = [
+  ['1', '1.0', '1.000', '01', '100e-2', '+1', '1e0', '1E0', '1e+0', '10e-1', '0.1e1', '1.'],
+  ['0.1', '0.10', '.1', '.10', '1e-1', '1E-1', '0.010e1', '00.1'],
+  ['100', '1E2', '1e2', '1e+2', '1E+02', '0.01e4', '100.00', '10e1'],
+  ['0', '-0', '+0', '0.0', '0e10', '-0.000e-5', '.0', '0.', '000', '0E-130'],
+  ['7', '007', '7.', '0007.000', '70e-1'],
+  ['0.5', '.5', '5e-1', '50e-2', '0.50'],
+  ['-1.5', '-1.50', '-15e-1', '-0.15e1', '-001.5'],
+  ['10', '1e1', '10.0', '0.1e2'],
+  [DIGITS_38, '1.2345678901234567890123456789012345678E37', `${DIGITS_38}.000`],
+  [`-0.${zeros(37)}${DIGITS_38}`, '-1.2345678901234567890123456789012345678E-38'],
+  ['1E-130', `0.${zeros(129)}1`, '10e-131', '0.0001e-126', '1e-0130'],
+  ['-1E-130', `-0.${zeros(129)}1`],
+  ['9.9999999999999999999999999999999999999E+125', `${'9'.repeat(38)}${zeros(88)}`],
+  ['1E+125', `1${zeros(125)}`, `${zeros(5)}1${zeros(125)}.${zeros(5)}`],
+  ['1E+124', `1${zeros(124)}`]
+]
+
+/** Values close to one another and to the groups above, yet all different. */
+const OTHER_NUMBERS = [
+  '11',
+  '1.1',
+  '101',
+  '1.5',
+  '1.50001',
+  '-1',
+  '0.01',
+  '12345678901234567890123456789012345679',
+  '1E-129',
+  '2E-130',
+  '0.1000000000000000000001'
+]
+
+const NUMBERS = [...SAME_NUMBER.flat(), ...OTHER_NUMBERS]
+
+const bytes = (...values: number[]): Uint8Array => new Uint8Array(values)
+const b64 = (value: Uint8Array): string => Buffer.from(value).toString('base64')
+
+/** Pairs of values that are the same DynamoDB value, spelled or ordered differently. */
+const EQUAL_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
+  ['NS members respelled', { NS: ['1.0', '0.10', '1E2'] }, { NS: ['100', '0.1', '1'] }],
+  ['NS members reordered', { NS: ['-1', '2', DIGITS_38] }, { NS: [DIGITS_38, '2.0', '-1'] }],
+  ['SS members reordered', { SS: ['b', 'a', ''] }, { SS: ['', 'a', 'b'] }],
+  ['BS members reordered', { BS: [bytes(2), bytes(1, 0)] }, { BS: [bytes(1, 0), bytes(2)] }],
+  ['B as Buffer or Uint8Array', { B: Buffer.from([0, 255]) }, { B: bytes(0, 255) }],
+  [
+    'map key order',
+    { M: { a: { N: '1' }, b: { S: 'x' } } },
+    { M: { b: { S: 'x' }, a: { N: '1.0' } } }
+  ],
+  [
+    'nested numbers respelled',
+    { L: [{ M: { n: { N: '1e2' } } }, { NS: ['.5'] }] },
+    { L: [{ M: { n: { N: '100' } } }, { NS: ['0.5'] }] }
+  ]
+]
+
+/** An M holding an own attribute named `__proto__`, as JSON.parse and the SDK build it. */
+const protoMap = JSON.parse('{"__proto__":{"S":"x"}}') as Record<string, AttributeValue>
+
+/** Pairs of values that DynamoDB keeps apart: each must give different canonical text. */
+const DIFFERENT_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
+  ['S "1" vs N "1"', { S: '1' }, { N: '1' }],
+  ['N "10" vs N "1"', { N: '10' }, { N: '1' }],
+  ['N "1e1" vs N "1"', { N: '1e1' }, { N: '1' }],
+  ['N "0.1" vs N "1"', { N: '0.1' }, { N: '1' }],
+  ['N "-1" vs N "1"', { N: '-1' }, { N: '1' }],
+  ['N "11" vs N "1.1"', { N: '11' }, { N: '1.1' }],
+  ['SS vs L of S', { SS: ['a', 'b'] }, { L: [{ S: 'a' }, { S: 'b' }] }],
+  ['NS vs SS', { NS: ['1'] }, { SS: ['1'] }],
+  ['NS vs N', { NS: ['1'] }, { N: '1' }],
+  ['NS vs L of N', { NS: ['1'] }, { L: [{ N: '1' }] }],
+  ['NS ["1","2"] vs NS ["12"]', { NS: ['1', '2'] }, { NS: ['12'] }],
+  ['NS ["1","10"] vs NS ["1","100"]', { NS: ['1', '10'] }, { NS: ['1', '100'] }],
+  ['B vs S of its base64', { B: bytes(1, 2, 3) }, { S: b64(bytes(1, 2, 3)) }],
+  ['BS vs SS of base64', { BS: [bytes(1)] }, { SS: [b64(bytes(1))] }],
+  ['B [1,2] vs B [2,1]', { B: bytes(1, 2) }, { B: bytes(2, 1) }],
+  ['BS [[1,2]] vs BS [[1],[2]]', { BS: [bytes(1, 2)] }, { BS: [bytes(1), bytes(2)] }],
+  ['empty B vs empty S', { B: bytes() }, { S: '' }],
+  ['empty S vs NULL', { S: '' }, { NULL: true }],
+  ['NULL vs BOOL false', { NULL: true }, { BOOL: false }],
+  ['BOOL true vs S "true"', { BOOL: true }, { S: 'true' }],
+  ['BOOL true vs BOOL false', { BOOL: true }, { BOOL: false }],
+  ['SS ["a,b"] vs SS ["a","b"]', { SS: ['a,b'] }, { SS: ['a', 'b'] }],
+  ['SS ["a"] vs SS ["a","a"]', { SS: ['a'] }, { SS: ['a', 'a'] }],
+  ['list order', { L: [{ S: 'x' }, { S: 'y' }] }, { L: [{ S: 'y' }, { S: 'x' }] }],
+  ['empty M vs empty L', { M: {} }, { L: [] }],
+  ['M {"0": a} vs L [a]', { M: { '0': { S: 'a' } } }, { L: [{ S: 'a' }] }],
+  [
+    'M with other keys',
+    { M: { a: { N: '1' }, b: { N: '2' } } },
+    { M: { a: { N: '1' }, c: { N: '2' } } }
+  ],
+  [
+    'M with values swapped',
+    { M: { a: { N: '1' }, b: { N: '2' } } },
+    { M: { a: { N: '2' }, b: { N: '1' } } }
+  ],
+  ['M with one key more', { M: { a: { S: '' } } }, { M: { a: { S: '' }, b: { NULL: true } } }],
+  [
+    'nested M leaf type',
+    { M: { x: { M: { y: { S: '1' } } } } },
+    { M: { x: { M: { y: { N: '1' } } } } }
+  ],
+  ['nested M depth', { M: { x: { M: { y: { S: 'z' } } } } }, { M: { x: { S: 'z' } } }],
+  [
+    'nested L grouping',
+    { L: [{ L: [{ S: 'a' }, { S: 'b' }] }] },
+    { L: [{ L: [{ S: 'a' }] }, { L: [{ S: 'b' }] }] }
+  ],
+  ['nested L vs flat L', { L: [{ L: [{ S: 'a' }] }] }, { L: [{ S: 'a' }] }],
+  [
+    'a string that looks like canonical text',
+    { M: { a: { S: 'x"},"b":{"S":"y' } } },
+    { M: { a: { S: 'x' }, b: { S: 'y' } } }
+  ],
+  [
+    'a name that looks like canonical text',
+    { M: { 'a":{"S":"x': { S: 'y' } } },
+    { M: { a: { S: 'xy' } } }
+  ],
+  ['name and value split differently', { M: { ab: { S: 'c' } } }, { M: { a: { S: 'bc' } } }],
+  ['an attribute named __proto__', { M: protoMap }, { M: {} }],
+  ['composed vs decomposed é', { S: '\u00e9' }, { S: 'e\u0301' }],
+  ['two lone surrogates', { S: '\ud800' }, { S: '\udc00' }]
+]
+
+// --- A seeded generator of items and of respellings ------------------------------------------
+
+type Rng = () => number
+
+/** mulberry32: small and seedable, so a failure replays exactly. */
+function random(seed: number): Rng {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const pick = <T>(rng: Rng, values: readonly T[]): T => values[Math.floor(rng() * values.length)]!
+
+function shuffled<T>(rng: Rng, values: readonly T[]): T[] {
+  const out = [...values]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+/** Another spelling of the same number: extra zeros, a moved point, an exponent, a sign. */
+function respellNumber(rng: Rng, text: string): string {
+  const value = parseDecimal(text)
+  const extra = Math.floor(rng() * 3)
+  const digits = value.digits.toString() + zeros(extra)
+  const exponent = value.exponent - extra
+  const point = Math.floor(rng() * (digits.length + 3)) // digits right of the point
+  let mantissa: string
+  if (point === 0) mantissa = digits + pick(rng, ['', '.', '.0'])
+  else if (point >= digits.length)
+    mantissa = pick(rng, ['0.', '.']) + zeros(point - digits.length) + digits
+  else mantissa = `${digits.slice(0, digits.length - point)}.${digits.slice(digits.length - point)}`
+  if (!mantissa.startsWith('.')) mantissa = pick(rng, ['', '', '0', '00']) + mantissa
+  const power = exponent + point
+  const written =
+    power === 0 && rng() < 0.5
+      ? ''
+      : `${pick(rng, ['e', 'E'])}${power < 0 ? '-' : pick(rng, ['', '+'])}${Math.abs(power)}`
+  const sign =
+    value.sign < 0 ? '-' : value.sign === 0 ? pick(rng, ['', '-', '+']) : pick(rng, ['', '', '+'])
+  return sign + mantissa + written
+}
+
+const STRING_POOL = ['', 'a', 'b', '1', 'AQ==', 'x y', 'Grüße', '🎉', '"', 'a,b']
+const NAME_POOL = ['a', 'b', 'c', 'pk', '', 'A', 'é']
+const NUMBER_POOL = ['0', '1', '10', '0.1', '-1', '1.5', '100', DIGITS_38, '1E-130', '1E+125']
+const BYTES_POOL = [bytes(), bytes(0), bytes(1), bytes(0, 1), bytes(1, 0), bytes(255)]
+
+const some = <T>(rng: Rng, pool: readonly T[]): T[] =>
+  shuffled(rng, pool).slice(0, 1 + Math.floor(rng() * 3))
+
+function generateValue(rng: Rng, depth: number): AttributeValue {
+  switch (Math.floor(rng() * (depth > 2 ? 8 : 10))) {
+    case 0:
+      return { S: pick(rng, STRING_POOL) }
+    case 1:
+      return { N: respellNumber(rng, pick(rng, NUMBER_POOL)) }
+    case 2:
+      return { B: pick(rng, BYTES_POOL) }
+    case 3:
+      return { BOOL: rng() < 0.5 }
+    case 4:
+      return { NULL: true }
+    case 5:
+      return { SS: some(rng, STRING_POOL) }
+    case 6:
+      return { NS: some(rng, NUMBER_POOL).map((n) => respellNumber(rng, n)) }
+    case 7:
+      return { BS: some(rng, BYTES_POOL) }
+    case 8:
+      return {
+        L: Array.from({ length: Math.floor(rng() * 3) }, () => generateValue(rng, depth + 1))
+      }
+    default:
+      return { M: generateMap(rng, depth + 1) }
+  }
+}
+
+function generateMap(rng: Rng, depth: number): Item {
+  const map: Item = {}
+  for (const name of shuffled(rng, NAME_POOL).slice(0, Math.floor(rng() * 3)))
+    map[name] = generateValue(rng, depth)
+  return map
+}
+
+function generateItem(rng: Rng): Item {
+  return { pk: { S: pick(rng, ['k1', 'k2']) }, ...generateMap(rng, 0) }
+}
+
+/** The same value written another way: numbers respelled, keys and set members reordered. */
+function respell(rng: Rng, value: AttributeValue): AttributeValue {
+  if (value.N !== undefined) return { N: respellNumber(rng, value.N) }
+  if (value.NS !== undefined)
+    return { NS: shuffled(rng, value.NS).map((n) => respellNumber(rng, n)) }
+  if (value.SS !== undefined) return { SS: shuffled(rng, value.SS) }
+  if (value.BS !== undefined) return { BS: shuffled(rng, value.BS).map((b) => Buffer.from(b)) }
+  if (value.B !== undefined) return { B: Buffer.from(value.B) }
+  if (value.L !== undefined) return { L: value.L.map((v) => respell(rng, v)) }
+  if (value.M !== undefined) return { M: respellMap(rng, value.M) }
+  return { ...value }
+}
+
+function respellMap(rng: Rng, map: Item): Item {
+  // fromEntries, not assignment: a map key may be `__proto__`.
+  return Object.fromEntries(
+    shuffled(rng, Object.keys(map)).map((name) => [name, respell(rng, map[name]!)])
+  )
+}
+
+/** A respelled copy with one attribute somewhere in it replaced, removed or added. */
+function mutate(rng: Rng, item: Item): Item {
+  const copy = respellMap(rng, item)
+  let map = copy
+  for (;;) {
+    const name = pick(rng, Object.keys(map))
+    const value = map[name]!
+    if (value.M !== undefined && Object.keys(value.M).length > 0 && rng() < 0.6) {
+      map = value.M
+      continue
+    }
+    const roll = rng()
+    if (roll < 0.15) delete map[name]
+    else if (roll < 0.3) map[`${name}x`] = value
+    else map[name] = generateValue(rng, 1)
+    return copy
+  }
+}
+
+function digestOf(items: readonly Item[]): ContentDigest {
+  const digest = new ContentDigest()
+  items.forEach((item) => digest.add(item))
+  return digest
+}
+
+// --- Tests -----------------------------------------------------------------------------------
 
 describe('digest.ts', () => {
   it('normalises numbers as DynamoDB does', () => {
@@ -86,5 +382,226 @@ describe('digest.ts', () => {
 
   it('has a fixed empty digest', () => {
     expect(new ContentDigest().digest).toBe(`sha256-sum:${'0'.repeat(64)}`)
+  })
+
+  describe('numbers, as DynamoDB normalises them', () => {
+    it.each(SAME_NUMBER.map((group) => [group[0]!, group] as const))(
+      'normalises every spelling of %s alike',
+      (first, group) => {
+        for (const spelling of group) {
+          expect([spelling, normalizeNumber(spelling)]).toEqual([spelling, normalizeNumber(first)])
+          expect(canonicalValue({ N: spelling })).toBe(canonicalValue({ N: first }))
+          expect(itemHash({ n: { N: spelling } })).toEqual(itemHash({ n: { N: first } }))
+        }
+      }
+    )
+
+    it('keeps different numbers apart', () => {
+      const representatives = [...SAME_NUMBER.map((group) => group[0]!), ...OTHER_NUMBERS]
+      const seen = new Map<string, string>()
+      for (const text of representatives) {
+        const canonical = normalizeNumber(text)
+        expect([text, seen.get(canonical)]).toEqual([text, undefined])
+        seen.set(canonical, text)
+      }
+    })
+
+    it('agrees with the oracle on every pair of spellings', () => {
+      const rng = random(7)
+      const spellings = [...NUMBERS, ...NUMBERS.map((n) => respellNumber(rng, n))]
+      for (const a of spellings)
+        for (const b of spellings) {
+          const oracle = decimalsEqual(parseDecimal(a), parseDecimal(b))
+          if ((normalizeNumber(a) === normalizeNumber(b)) !== oracle)
+            throw new Error(`normalizeNumber and the oracle disagree on ${a} vs ${b}`)
+        }
+    })
+
+    it('normalises the members of a number set', () => {
+      for (const group of SAME_NUMBER) {
+        const sets = group.map((spelling) => ({ NS: ['-7', spelling, '3.25'] }))
+        for (const set of sets) expect(canonicalValue(set)).toBe(canonicalValue(sets[0]!))
+      }
+      expect(canonicalValue({ NS: ['1e2', '.5', '-0'] })).toBe(
+        canonicalValue({ NS: ['0', '100', '0.50'] })
+      )
+      expect(canonicalValue({ NS: ['1', '10'] })).not.toBe(canonicalValue({ NS: ['1', '100'] }))
+    })
+  })
+
+  describe('canonical text', () => {
+    it.each(EQUAL_VALUES)('is the same for %s', (_, a, b) => {
+      expect(valuesEqual(a, b)).toBe(true)
+      expect(canonicalValue(a)).toBe(canonicalValue(b))
+      expect(itemHash({ v: a })).toEqual(itemHash({ v: b }))
+    })
+
+    it.each(DIFFERENT_VALUES)('differs for %s', (_, a, b) => {
+      expect(valuesEqual(a, b)).toBe(false)
+      expect(canonicalValue(a)).not.toBe(canonicalValue(b))
+      expect(itemHash({ v: a }).equals(itemHash({ v: b }))).toBe(false)
+    })
+
+    it('tells an attribute holding an empty string from a missing one', () => {
+      expect(canonicalItem({ a: { S: '' } })).not.toBe(canonicalItem({}))
+      expect(canonicalItem({ a: { S: '' } })).not.toBe(canonicalItem({ b: { S: '' } }))
+    })
+
+    it('agrees with the oracle on generated items, their respellings and mutations', () => {
+      const rng = random(2024)
+      const originals = Array.from({ length: 150 }, () => generateItem(rng))
+      const items = [...originals, ...originals.map((item) => respellMap(rng, item))]
+      const product = items.map(canonicalItem)
+      const oracle = items.map(oracleText)
+      let equalPairs = 0
+      for (let i = 0; i < items.length; i++)
+        for (let j = i + 1; j < items.length; j++) {
+          const same = itemsEqual(items[i]!, items[j]!)
+          if (same) equalPairs++
+          if ((oracle[i] === oracle[j]) !== same)
+            throw new Error(`oracle text and equality disagree: ${oracle[i]} vs ${oracle[j]}`)
+          if ((product[i] === product[j]) !== same)
+            throw new Error(
+              `canonicalItem ${same ? 'separates equal' : 'merges different'} items ` +
+                `${oracle[i]} and ${oracle[j]}`
+            )
+        }
+      expect(equalPairs).toBeGreaterThanOrEqual(originals.length)
+      let mutations = 0
+      for (const item of originals) {
+        const changed = mutate(rng, item)
+        if (itemsEqual(item, changed)) continue
+        mutations++
+        if (canonicalItem(changed) === canonicalItem(item))
+          throw new Error(
+            `canonicalItem misses a change: ${oracleText(item)} vs ${oracleText(changed)}`
+          )
+      }
+      expect(mutations).toBeGreaterThan(100)
+    })
+  })
+
+  describe('ContentDigest', () => {
+    const rng = random(99)
+    const items = [
+      ...Array.from({ length: 80 }, () => generateItem(rng)),
+      everyTypeItem('a'),
+      everyTypeItem('b')
+    ].filter((item, i, all) => all.findIndex((other) => itemsEqual(item, other)) === i)
+
+    it('hashes equal spellings alike, whatever the order', () => {
+      const whole = digestOf(items)
+      for (let round = 0; round < 5; round++) {
+        const respelled = shuffled(rng, items).map((item) => respellMap(rng, item))
+        expect(digestOf(respelled).summary()).toEqual(whole.summary())
+      }
+    })
+
+    it('changes when any one item changes', () => {
+      const whole = digestOf(items).digest
+      let changes = 0
+      items.forEach((item, i) => {
+        const changed = mutate(rng, item)
+        if (itemsEqual(changed, item)) return
+        changes++
+        const others = items.map((other, j) => (j === i ? changed : other))
+        expect(digestOf(others).digest).not.toBe(whole)
+      })
+      expect(changes).toBeGreaterThan(items.length / 2)
+    })
+
+    it('counts a duplicated item, and tells which item was duplicated', () => {
+      const [a, b] = items as [Item, Item]
+      expect(digestOf([a, a]).digest).not.toBe(digestOf([a]).digest)
+      expect(digestOf([a, a]).digest).not.toBe(digestOf([]).digest)
+      expect(digestOf([a, a, b]).digest).not.toBe(digestOf([a, b, b]).digest)
+      expect(digestOf([a, respellMap(rng, a)]).digest).toBe(digestOf([a, a]).digest)
+      expect(digestOf([...items, a]).digest).not.toBe(digestOf(items).digest)
+    })
+
+    it('merges any split into parts into the digest of the whole', () => {
+      const whole = digestOf(items).summary()
+      for (let parts = 1; parts <= 5; parts++) {
+        const digests = Array.from({ length: parts }, () => new ContentDigest())
+        for (const item of shuffled(rng, items)) pick(rng, digests).add(item)
+        const merged = new ContentDigest()
+        for (const part of shuffled(rng, digests)) merged.merge(part)
+        merged.merge(new ContentDigest())
+        expect(merged.summary()).toEqual(whole)
+      }
+    })
+  })
+})
+
+describe('oracle (__tests__/support/oracle.ts)', () => {
+  const dec = (text: string): Decimal => parseDecimal(text)
+
+  it('parses numbers exactly', () => {
+    expect(dec('-0012.3400e+3')).toEqual({ sign: -1, digits: 1234n, exponent: 1 })
+    expect(dec('.5')).toEqual({ sign: 1, digits: 5n, exponent: -1 })
+    expect(dec('-0.0')).toEqual({ sign: 0, digits: 0n, exponent: 0 })
+    expect(dec(DIGITS_38)).toEqual({ sign: 1, digits: BigInt(DIGITS_38), exponent: 0 })
+    expect(decimalText(dec('1E-130'))).toBe(`0.${zeros(129)}1`)
+    expect(decimalText(dec('-1.5e2'))).toBe('-150')
+    expect(normalNumber('0.10')).toBe('0.1')
+    for (const bad of ['', '.', '-', '1e', 'e1', '1.2.3', ' 1', '1 ', 'NaN', 'Infinity', '0x10'])
+      expect(() => parseDecimal(bad)).toThrow(SyntaxError)
+    expect(() => parseDecimal('1e99999')).toThrow(RangeError)
+  })
+
+  it('orders numbers by value', () => {
+    const sorted = ['-10', '-1.5', '-1E-130', '0', '1E-130', '0.1', '1', '1.5', '10', '1E125']
+    const values = shuffled(random(1), sorted).map(dec).sort(compareDecimals).map(decimalText)
+    expect(values).toEqual(sorted.map(normalNumber))
+  })
+
+  it('parses DynamoDB JSON lines, binary from base64', () => {
+    const line =
+      '{"Item":{"pk":{"S":"a"},"n":{"N":"1.0"},"b":{"B":"AP8="},"bs":{"BS":["AQ==",""]},' +
+      '"ns":{"NS":["1","2"]},"ss":{"SS":["x"]},"t":{"BOOL":true},"z":{"NULL":true},' +
+      '"l":{"L":[{"M":{"__proto__":{"S":"kept"}}}]}}}'
+    const item = parseJsonLine(line)
+    expect(item.b?.B).toEqual(bytes(0, 255))
+    expect(item.bs?.BS).toEqual([bytes(1), bytes()])
+    expect(item.n).toEqual({ N: '1.0' })
+    expect(Object.keys(item.l?.L?.[0]?.M ?? {})).toEqual(['__proto__'])
+    const expected: Item = {
+      pk: { S: 'a' },
+      n: { N: '1' },
+      b: { B: bytes(0, 255) },
+      bs: { BS: [bytes(), bytes(1)] },
+      ns: { NS: ['2', '1'] },
+      ss: { SS: ['x'] },
+      t: { BOOL: true },
+      z: { NULL: true },
+      l: { L: [{ M: parseJsonLine('{"Item":{"__proto__":{"S":"kept"}}}') }] }
+    }
+    expect(itemsEqual(item, expected)).toBe(true)
+    expect(oracleText(item)).toBe(oracleText(expected))
+    expect(itemsEqual(item, { ...expected, n: { N: '10' } })).toBe(false)
+    expect(parseJsonLines(`${line}\n${line}\n`)).toHaveLength(2)
+  })
+
+  it('rejects what is not DynamoDB JSON', () => {
+    for (const bad of [
+      '{"Item":{"a":{"B":"AP8"}}}',
+      '{"Item":{"a":{"B":"AP9="}}}',
+      '{"Item":{"a":{"S":"x","N":"1"}}}',
+      '{"Item":{"a":{"N":1}}}',
+      '{"Item":{"a":{"N":"1e"}}}',
+      '{"Item":{"a":{"NULL":false}}}',
+      '{"Item":{"a":{"X":"1"}}}',
+      '{"Item":{},"Other":1}',
+      '{"a":{"S":"x"}}'
+    ])
+      expect(() => parseJsonLine(bad)).toThrow(SyntaxError)
+    expect(() => parseJsonLines('{"Item":{}}')).toThrow('newline')
+    expect(() => parseJsonLines('{"Item":{}}\n\n{"Item":{}}\n')).toThrow('empty line')
+  })
+
+  it('refuses an attribute name without a value instead of skipping it', () => {
+    const item = { pk: { S: 'a' }, gone: undefined } as unknown as Item
+    expect(() => oracleText(item)).toThrow('"gone" has no value')
+    expect(() => itemsEqual(item, { pk: { S: 'a' } })).toThrow('has no value')
   })
 })

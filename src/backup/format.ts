@@ -36,18 +36,23 @@ export function toJsonValue(value: AttributeValue): JsonAttributeValue {
   throw new Error(`Unsupported attribute type: ${Object.keys(value).join(',') || 'empty'}`)
 }
 
+// Maps are built with Object.fromEntries, never `out[name] = ...`: an attribute may be named
+// `__proto__`, which an assignment would turn into the object's prototype and lose.
 export function toJsonItem(item: Item): JsonItem {
-  const out: JsonItem = {}
-  for (const [name, value] of Object.entries(item)) out[name] = toJsonValue(value)
-  return out
+  return Object.fromEntries<JsonAttributeValue>(
+    Object.entries(item).map(([name, value]) => [name, toJsonValue(value)])
+  )
 }
 
 function fail(where: string): never {
   throw new Error(`not a DynamoDB JSON attribute value at ${where}`)
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** Strict base64: Buffer.from would skip stray characters and change the bytes silently. */
 const fromBase64 = (text: unknown, where: string): Uint8Array => {
-  if (typeof text !== 'string') fail(where)
+  if (typeof text !== 'string' || !BASE64.test(text)) fail(where)
   return new Uint8Array(Buffer.from(text, 'base64'))
 }
 
@@ -75,6 +80,7 @@ export function fromJsonValue(value: unknown, where: string): AttributeValue {
       if (typeof inner !== 'boolean') fail(where)
       return { BOOL: inner }
     case 'NULL':
+      if (inner !== true) fail(where)
       return { NULL: true }
     case 'SS':
       return { SS: stringList(inner, where) }
@@ -94,11 +100,12 @@ export function fromJsonValue(value: unknown, where: string): AttributeValue {
 
 export function fromJsonItem(value: unknown, where = 'item'): Item {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where)
-  const item: Item = {}
-  for (const [name, inner] of Object.entries(value as Record<string, unknown>)) {
-    item[name] = fromJsonValue(inner, `${where}.${name}`)
-  }
-  return item
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([name, inner]) => [
+      name,
+      fromJsonValue(inner, `${where}.${name}`)
+    ])
+  )
 }
 
 /** One line of a data file: `{"Item":{...}}` and a newline. */

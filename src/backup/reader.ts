@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { createInterface } from 'node:readline'
-import { PassThrough, Transform, type Readable } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { StringDecoder } from 'node:string_decoder'
 import { createGunzip } from 'node:zlib'
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { parser } from 'stream-json'
 import { pick } from 'stream-json/filters/pick.js'
 import { streamArray } from 'stream-json/streamers/stream-array.js'
 import { ActionError, InputError, errorMessage } from '../errors.js'
@@ -30,6 +31,8 @@ export interface BackupSource {
   kind: BackupKind
   /** Where it was found (the export folder, or the scan file). */
   location: string
+  /** The export's id (the folder below `AWSDynamoDB/`), for exports. */
+  exportId?: string
   /** The table description, when the backup carries one (this action's backups). */
   description?: StoredTableDescription
   /** Item count and digest from the manifest, when there is one. */
@@ -86,22 +89,43 @@ function hashing(): {
   }
 }
 
-/** Reads gzip JSON lines `{"Item":{...}}` from one stream, in pages. */
+/**
+ * Calls `onLine` for every line of a byte stream, in order, waiting for each call (so a slow
+ * consumer holds the stream back). As the last stage of a `pipeline`, it lets an error from
+ * any earlier stage (a dropped S3 connection, a damaged gzip member) reject the pipeline.
+ */
+function eachLine(onLine: (line: string) => Promise<void>) {
+  return async function (source: AsyncIterable<Buffer>): Promise<void> {
+    const decoder = new StringDecoder('utf8')
+    let rest = ''
+    for await (const chunk of source) {
+      rest += decoder.write(chunk)
+      let start = 0
+      for (let end = rest.indexOf('\n'); end >= 0; end = rest.indexOf('\n', start)) {
+        await onLine(rest.slice(start, end))
+        start = end + 1
+      }
+      rest = rest.slice(start)
+    }
+    rest += decoder.end()
+    if (rest !== '') await onLine(rest)
+  }
+}
+
+/** Reads JSON lines `{"Item":{...}}` (gzip-compressed or not) from one stream, in pages. */
 async function readJsonLines(
   body: Readable,
+  hash: Transform,
   gzip: boolean,
   onPage: (items: Item[]) => Promise<void>,
   where: string
 ): Promise<number> {
-  const text = new PassThrough()
-  const piping = gzip ? pipeline(body, createGunzip(), text) : pipeline(body, text)
-  piping.catch(() => undefined)
   let count = 0
   let page: Item[] = []
   let lineNumber = 0
-  for await (const line of createInterface({ input: text, crlfDelay: Infinity })) {
+  const onLine = async (line: string): Promise<void> => {
     lineNumber++
-    if (line.trim() === '') continue
+    if (line.trim() === '') return
     let item: Item
     try {
       const parsed = JSON.parse(line) as { Item?: unknown }
@@ -115,11 +139,13 @@ async function readJsonLines(
     page.push(item)
     count++
     if (page.length >= PAGE_ITEMS) {
-      await onPage(page)
+      const full = page
       page = []
+      await onPage(full)
     }
   }
-  await piping
+  if (gzip) await pipeline(body, hash, createGunzip(), eachLine(onLine))
+  else await pipeline(body, hash, eachLine(onLine))
   if (page.length > 0) await onPage(page)
   return count
 }
@@ -130,7 +156,7 @@ async function openExport(
   summaryPath: string
 ): Promise<BackupSource> {
   const { base, exportDir } = exportBase(summaryPath)
-  const location = `${store.location}${exportDir}`
+  const location = store.locationOf(exportDir)
   let summary: Partial<ManifestSummary>
   let entries: ManifestEntry[]
   try {
@@ -153,6 +179,7 @@ async function openExport(
   const source: BackupSource = {
     kind: ours ? 'action' : 'dynamodb-export',
     location,
+    exportId: exportDir.slice(exportDir.lastIndexOf('/') + 1),
     read: async (onPage) => {
       let total = 0
       for (const entry of entries) {
@@ -161,7 +188,7 @@ async function openExport(
         let count: number
         try {
           const body = await store.open(key)
-          count = await readJsonLines(body.pipe(hash.stream), key.endsWith('.gz'), onPage, key)
+          count = await readJsonLines(body, hash.stream, key.endsWith('.gz'), onPage, key)
         } catch (error) {
           if (error instanceof ActionError) throw error
           throw corrupt(location, `data file ${key} cannot be read (${errorMessage(error)})`)
@@ -218,19 +245,57 @@ export async function findExports(store: BackupStore): Promise<BackupSource[]> {
   return sources
 }
 
+/** What the top level of an `aws dynamodb scan` file says about itself, besides `Items`. */
+interface ScanFileFacts {
+  topLevel: 'object' | 'other' | 'none'
+  hasItems: boolean
+  count?: number
+  /** Keys that mark a scan cut short: `NextToken` (--max-items), `LastEvaluatedKey` (--no-paginate). */
+  continuation: string[]
+}
+
+/**
+ * Watches the parser's tokens on their way to the `Items` filter and notes the top-level
+ * keys: the file must be one object with an `Items` array, its `Count` (when present) must
+ * equal the items read, and a `NextToken` or `LastEvaluatedKey` means the scan stopped early.
+ */
+function scanFileWatcher(facts: ScanFileFacts): Transform {
+  let depth = 0
+  let key: string | undefined
+  return new Transform({
+    objectMode: true,
+    transform(token: { name: string; value?: unknown }, _encoding, callback) {
+      const opens = token.name === 'startObject' || token.name === 'startArray'
+      const closes = token.name === 'endObject' || token.name === 'endArray'
+      if (depth === 0 && opens) facts.topLevel = token.name === 'startObject' ? 'object' : 'other'
+      else if (depth === 0 && token.name.endsWith('Value')) facts.topLevel = 'other'
+      if (depth === 1 && token.name === 'keyValue') {
+        key = String(token.value)
+      } else if (depth === 1 && key !== undefined && (opens || token.name.endsWith('Value'))) {
+        if (key === 'Items' && token.name === 'startArray') facts.hasItems = true
+        if (key === 'Count' && token.name === 'numberValue') facts.count = Number(token.value)
+        if (key === 'NextToken' || key === 'LastEvaluatedKey') facts.continuation.push(key)
+        key = undefined
+      }
+      if (opens) depth++
+      if (closes) depth--
+      callback(null, token)
+    }
+  })
+}
+
 function scanJsonSource(location: string, open: () => Promise<Readable>): BackupSource {
+  const notScan = (why: string): ActionError =>
+    corrupt(location, `it is not the JSON of 'aws dynamodb scan --output json': ${why}`)
   return {
     kind: 'scan-json',
     location,
     read: async (onPage) => {
-      const body = await open()
-      const items = body
-        .pipe(pick.withParserAsStream({ filter: 'Items' }))
-        .pipe(streamArray.asStream())
+      const facts: ScanFileFacts = { topLevel: 'none', hasItems: false, continuation: [] }
       let count = 0
       let page: Item[] = []
-      try {
-        for await (const element of items as AsyncIterable<{ key: number; value: unknown }>) {
+      const collect = async (elements: AsyncIterable<{ key: number; value: unknown }>) => {
+        for await (const element of elements) {
           let item: Item
           try {
             item = fromJsonItem(element.value, `Items[${element.key}]`)
@@ -240,16 +305,35 @@ function scanJsonSource(location: string, open: () => Promise<Readable>): Backup
           page.push(item)
           count++
           if (page.length >= PAGE_ITEMS) {
-            await onPage(page)
+            const full = page
             page = []
+            await onPage(full)
           }
         }
+      }
+      try {
+        await pipeline(
+          await open(),
+          parser.asStream(),
+          scanFileWatcher(facts),
+          pick.asStream({ filter: 'Items' }),
+          streamArray.asStream(),
+          collect
+        )
       } catch (error) {
         if (error instanceof ActionError) throw error
+        throw notScan(errorMessage(error))
+      }
+      if (facts.topLevel !== 'object') throw notScan('its top level is not a JSON object')
+      if (!facts.hasItems) throw notScan("it has no 'Items' array")
+      if (facts.continuation.length > 0) {
         throw corrupt(
           location,
-          `it is not the JSON of 'aws dynamodb scan --output json' (${errorMessage(error)})`
+          `it holds only part of a scan (it has ${facts.continuation.join(' and ')}: the scan was cut short by --max-items or --no-paginate). Scan again without them`
         )
+      }
+      if (facts.count !== undefined && facts.count !== count) {
+        throw corrupt(location, `it holds ${count} items, but its Count says ${facts.count}`)
       }
       if (page.length > 0) await onPage(page)
       return count
@@ -278,26 +362,39 @@ export async function openBackupSource(location: string, s3: S3Client): Promise<
         )
       }
     }
-    return singleExport(
-      new S3Store(
-        s3,
-        bucket,
-        prefix.replace(/\/?(AWSDynamoDB\/[^/]+\/)?manifest-summary\.json$/, '')
-      ),
-      location
-    )
+    const { root, exportId } = splitExportPath(prefix)
+    return singleExport(new S3Store(s3, bucket, root), location, exportId)
   }
   const info = await stat(location).catch(() => null)
   if (!info) throw new InputError('restore.backupMissing', `Backup '${location}' does not exist.`)
-  if (info.isFile())
+  const { root, exportId } = splitExportPath(location)
+  if (info.isFile() && exportId === undefined)
     return scanJsonSource(location, () => Promise.resolve(createReadStream(location)))
-  return singleExport(new LocalStore(location), location)
+  return singleExport(new LocalStore(root === '' ? '.' : root), location, exportId)
 }
 
-async function singleExport(store: BackupStore, location: string): Promise<BackupSource> {
+/**
+ * Splits a location that names one export (`…/AWSDynamoDB/<id>`, with or without a trailing
+ * slash or `/manifest-summary.json`) into the folder above `AWSDynamoDB/` and the export id.
+ */
+export function splitExportPath(location: string): { root: string; exportId?: string } {
+  const match = new RegExp(`^(.*?)/?${EXPORT_ROOT}/([^/]+)(?:/manifest-summary\\.json)?/*$`).exec(
+    location
+  )
+  if (!match) return { root: location.replace(/\/+$/, '') }
+  return { root: match[1] ?? '', exportId: match[2] ?? '' }
+}
+
+async function singleExport(
+  store: BackupStore,
+  location: string,
+  exportId?: string
+): Promise<BackupSource> {
   let exports: BackupSource[]
   try {
-    exports = await findExports(store)
+    exports = (await findExports(store)).filter(
+      (e) => exportId === undefined || e.exportId === exportId
+    )
   } catch (error) {
     if (error instanceof ActionError) throw error
     throw new InputError(

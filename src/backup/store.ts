@@ -9,6 +9,8 @@ import { joinKey, s3Uri } from './s3.js'
 export interface BackupStore {
   /** Where the root is, for messages and the report. */
   readonly location: string
+  /** Where a path below the root is, for messages and the report. */
+  locationOf(relative: string): string
   list(): Promise<string[]>
   open(relative: string): Promise<Readable>
   readText(relative: string): Promise<string>
@@ -23,6 +25,10 @@ export class S3Store implements BackupStore {
     private readonly prefix: string
   ) {
     this.location = s3Uri(bucket, prefix === '' ? '' : `${prefix}/`)
+  }
+
+  locationOf(relative: string): string {
+    return s3Uri(this.bucket, joinKey(this.prefix, relative))
   }
 
   async list(): Promise<string[]> {
@@ -60,6 +66,10 @@ export class LocalStore implements BackupStore {
 
   constructor(private readonly root: string) {
     this.location = root
+  }
+
+  locationOf(relative: string): string {
+    return path.join(this.root, relative)
   }
 
   async list(): Promise<string[]> {

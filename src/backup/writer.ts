@@ -223,12 +223,6 @@ export class BackupWriter {
     await this.closeDataFile()
     await this.uploads
     this.throwIfFailed()
-    if (digest.count !== this.itemCount) {
-      throw new ActionError(
-        'backup.countMismatch',
-        `Backup of '${this.options.source.name}' holds ${this.itemCount} items but ${digest.count} were scanned.`
-      )
-    }
 
     const { source, s3 } = this.options
     const description = source.description

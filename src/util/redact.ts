@@ -25,10 +25,11 @@ export function describeKey(item: Item, keyAttributes: readonly string[]): strin
 
 /** The key attributes of an item, as a new map (for BatchGetItem and DeleteRequest). */
 export function extractKey(item: Item, keyAttributes: readonly string[]): Item {
-  const key: Item = {}
-  for (const name of keyAttributes) {
-    const value = item[name]
-    if (value !== undefined) key[name] = value
-  }
-  return key
+  // fromEntries, not assignment: a key attribute may be named `__proto__`.
+  return Object.fromEntries<AttributeValue>(
+    keyAttributes.flatMap((name) => {
+      const value = Object.hasOwn(item, name) ? item[name] : undefined
+      return value === undefined ? [] : [[name, value] as const]
+    })
+  )
 }
