@@ -125,3 +125,27 @@ export async function runPipeline(
     progress.stop()
   }
 }
+
+/**
+ * Two passes at once (a source and its target, side by side). When one fails, the other
+ * stops at its next page instead of scanning on, and the first failure is thrown.
+ */
+export async function runSideBySide(
+  ctx: RunContext,
+  first: PipelineOptions,
+  second: PipelineOptions
+): Promise<[PipelineResult, PipelineResult]> {
+  let failed = false
+  const run = (options: PipelineOptions) =>
+    runPipeline(ctx, {
+      ...options,
+      shouldStop: () => failed || (options.shouldStop?.() ?? false)
+    }).catch((error: unknown) => {
+      failed = true
+      throw error
+    })
+  const [a, b] = await Promise.allSettled([run(first), run(second)])
+  if (a.status === 'rejected') throw a.reason
+  if (b.status === 'rejected') throw b.reason
+  return [a.value, b.value]
+}

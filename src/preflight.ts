@@ -12,17 +12,36 @@ import {
 } from './dynamo/tables.js'
 import type { TablePair } from './types.js'
 
-/** Problems found across all pairs; reported together so one run shows everything to fix. */
-class Problems {
-  private readonly found: { code: string; message: string }[] = []
+/**
+ * Problems found across all pairs; reported together so one run shows everything to fix.
+ * When any is found, every pair gets a `refused` entry in the report with its own reasons
+ * (a problem of no one pair, like the backup destination, counts for all).
+ */
+export class Problems {
+  private readonly found: { code: string; message: string; pair?: TablePair }[] = []
 
-  add(code: string, message: string): void {
-    this.found.push({ code, message })
+  add(code: string, message: string, pair?: TablePair): void {
+    this.found.push({ code, message, ...(pair ? { pair } : {}) })
   }
 
-  throwIfAny(): void {
+  throwIfAny(ctx: RunContext): void {
     const first = this.found[0]
     if (!first) return
+    if (ctx.report.pairs.length === 0) {
+      for (const pair of ctx.inputs.pairs) {
+        const own = this.found.filter((p) => p.pair === undefined || p.pair === pair)
+        ctx.report.pairs.push({
+          source: pair.source,
+          ...(pair.target !== undefined ? { target: pair.target } : {}),
+          status: 'refused',
+          error:
+            own.length > 0
+              ? own.map((p) => p.message).join(' ')
+              : 'not started: the checks of another pair failed, and nothing is written until all pass',
+          ...(own[0] ? { errorCode: own[0].code } : {})
+        })
+      }
+    }
     const message =
       this.found.length === 1
         ? first.message
@@ -70,28 +89,35 @@ export async function checkAccount(ctx: RunContext): Promise<string | undefined>
   return account
 }
 
-const USABLE = ['ACTIVE', 'UPDATING']
+/** Table statuses a copy reads from or writes to. */
+export const USABLE_TABLE_STATUSES = ['ACTIVE', 'UPDATING']
 
 async function describeOrNote(
   ctx: RunContext,
   name: string,
   role: 'Source' | 'Target',
   problems: Problems,
-  required: boolean
+  required: boolean,
+  pair: TablePair
 ): Promise<TableInfo | null> {
   const info = await describeTable(ctx.clients.dynamodb, name)
   if (!info) {
     if (required) {
       problems.add(
         `preflight.missing${role}`,
-        `${role} table '${name}' does not exist in ${ctx.inputs.region}${role === 'Target' ? ". Create it with your IaC first, or set 'create-target: true' to clone the source's definition" : ''}.`
+        `${role} table '${name}' does not exist in ${ctx.inputs.region}${role === 'Target' && ctx.inputs.mode === 'copy' ? ". Create it with your IaC first, or set 'create-target: true' to clone the source's definition" : ''}.`,
+        pair
       )
     }
     return null
   }
   const status = info.description.TableStatus ?? '?'
-  if (!USABLE.includes(status)) {
-    problems.add('preflight.tableNotActive', `${role} table '${name}' is ${status}, not ACTIVE.`)
+  if (!USABLE_TABLE_STATUSES.includes(status)) {
+    problems.add(
+      'preflight.tableNotActive',
+      `${role} table '${name}' is ${status}, not ACTIVE.`,
+      pair
+    )
   }
   return info
 }
@@ -106,11 +132,11 @@ export async function preflightBackup(ctx: RunContext): Promise<SourcePlan[]> {
   const problems = new Problems()
   const plans: SourcePlan[] = []
   for (const pair of ctx.inputs.pairs) {
-    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true)
+    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true, pair)
     if (source) plans.push({ pair, source })
   }
   await checkBackupDestination(ctx, problems, false)
-  problems.throwIfAny()
+  problems.throwIfAny(ctx)
   return plans
 }
 
@@ -129,8 +155,15 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
   const plans: CopyPlan[] = []
   for (const pair of inputs.pairs) {
     const target = pair.target ?? ''
-    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true)
-    const targetInfo = await describeOrNote(ctx, target, 'Target', problems, !inputs.createTarget)
+    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true, pair)
+    const targetInfo = await describeOrNote(
+      ctx,
+      target,
+      'Target',
+      problems,
+      !inputs.createTarget,
+      pair
+    )
     if (!source) continue
     let differences: DefinitionDifferences = { blocking: [], advisory: [] }
     let targetWasEmpty = true
@@ -139,21 +172,25 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
       if (differences.blocking.length > 0) {
         problems.add(
           'preflight.definitionMismatch',
-          `'${pair.source}' -> '${target}': the tables' keys or indexes differ, so the copy would not be the same table: ${differences.blocking.join('; ')}. Fix the target's definition (in your IaC) first.`
+          `'${pair.source}' -> '${target}': the tables' keys or indexes differ, so the copy would not be the same table: ${differences.blocking.join('; ')}. Fix the target's definition (in your IaC) first.`,
+          pair
         )
       }
-      targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
+      // A table still CREATING cannot be scanned yet; its status is reported already.
+      const usable = USABLE_TABLE_STATUSES.includes(targetInfo.description.TableStatus ?? '')
+      targetWasEmpty = !usable || (await isTableEmpty(ctx.clients.dynamodb, target))
       if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
         problems.add(
           'preflight.targetNotEmpty',
-          `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`
+          `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`,
+          pair
         )
       }
     }
     plans.push({ pair, source, target, targetInfo, targetWasEmpty, differences })
   }
   await checkBackupDestination(ctx, problems, true)
-  problems.throwIfAny()
+  problems.throwIfAny(ctx)
   return plans
 }
 
@@ -164,55 +201,85 @@ export async function preflightVerify(
   const problems = new Problems()
   const plans: { pair: TablePair; source: TableInfo; target: TableInfo }[] = []
   for (const pair of ctx.inputs.pairs) {
-    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true)
-    const target = await describeOrNote(ctx, pair.target ?? '', 'Target', problems, true)
+    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true, pair)
+    const target = await describeOrNote(ctx, pair.target ?? '', 'Target', problems, true, pair)
     if (source && target) {
       const blocking = compareDefinitions(source, target).blocking
       const keysDiffer = blocking.some((b) => b.startsWith('primary keys'))
       if (keysDiffer) {
         problems.add(
           'preflight.definitionMismatch',
-          `'${pair.source}' -> '${pair.target ?? ''}': ${blocking.filter((b) => b.startsWith('primary keys')).join('; ')}; items cannot be compared by key.`
+          `'${pair.source}' -> '${pair.target ?? ''}': ${blocking.filter((b) => b.startsWith('primary keys')).join('; ')}; items cannot be compared by key.`,
+          pair
         )
       }
       plans.push({ pair, source, target })
     }
   }
-  problems.throwIfAny()
+  problems.throwIfAny(ctx)
   return plans
 }
 
 /**
- * A copy needs a backup that outlives the job: S3 or a workflow artifact (the runner's disk
- * is wiped when the job ends). A backup-only run may keep just the local folder.
+ * Why the backup destination would not do, for a mode that writes a backup (`required`:
+ * copy, which needs one that outlives the job: S3 or a workflow artifact, since the
+ * runner's disk is wiped when the job ends; backup may keep just the local folder). Reads
+ * only: the bucket is checked with HeadBucket, so plan asks the same questions.
  */
+export async function backupDestinationProblems(
+  ctx: RunContext,
+  required: boolean
+): Promise<{ code: string; message: string }[]> {
+  const { inputs } = ctx
+  if (!inputs.backupS3 && !inputs.backupArtifact) {
+    if (!required) return []
+    return [
+      {
+        code: 'preflight.noBackupDestination',
+        message:
+          "No backup destination: set 'backup-s3-uri' (s3://bucket/prefix) or 'backup-artifact: true'. A copy always backs the source up first, and the runner's disk does not outlive the job."
+      }
+    ]
+  }
+  const problems: { code: string; message: string }[] = []
+  if (inputs.backupArtifact) {
+    // The artifact is uploaded when the pass ends (in copy, after the target is written):
+    // check now that this process can reach the artifact service at all. The runner gives
+    // JavaScript actions its token; GitHub Enterprise Server and local runners do not.
+    const missing = ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_RESULTS_URL'].filter(
+      (name) => !process.env[name]
+    )
+    if (missing.length > 0) {
+      problems.push({
+        code: 'preflight.noArtifactService',
+        message: `'backup-artifact: true' is set, but the workflow artifact service cannot be reached from here (${missing.join(' and ')} not set: GitHub Enterprise Server and local runners do not provide it). Use 'backup-s3-uri' instead.`
+      })
+    }
+  }
+  if (inputs.backupS3) {
+    try {
+      await checkBucket(ctx.clients.s3, inputs.backupS3)
+    } catch (error) {
+      problems.push({
+        code: error instanceof ActionError ? error.code : 'backup.bucketUnavailable',
+        message: errorMessage(error)
+      })
+    }
+  }
+  return problems
+}
+
 async function checkBackupDestination(
   ctx: RunContext,
   problems: Problems,
   required: boolean
 ): Promise<void> {
   const { inputs } = ctx
-  if (!inputs.backupS3 && !inputs.backupArtifact) {
-    if (required) {
-      problems.add(
-        'preflight.noBackupDestination',
-        "No backup destination: set 'backup-s3-uri' (s3://bucket/prefix) or 'backup-artifact: true'. A copy always backs the source up first, and the runner's disk does not outlive the job."
-      )
-    } else {
-      core.warning(
-        `Only a local backup will be written (${inputs.backupDir}); it is lost when the job ends unless a later step uploads it. Set 'backup-s3-uri' or 'backup-artifact: true' to keep it.`
-      )
-    }
-    return
+  if (!required && !inputs.backupS3 && !inputs.backupArtifact) {
+    core.warning(
+      `Only a local backup will be written (${inputs.backupDir}); it is lost when the job ends unless a later step uploads it. Set 'backup-s3-uri' or 'backup-artifact: true' to keep it.`
+    )
   }
-  if (inputs.backupS3) {
-    try {
-      await checkBucket(ctx.clients.s3, inputs.backupS3)
-    } catch (error) {
-      problems.add(
-        error instanceof ActionError ? error.code : 'backup.bucketUnavailable',
-        errorMessage(error)
-      )
-    }
-  }
+  for (const { code, message } of await backupDestinationProblems(ctx, required))
+    problems.add(code, message)
 }

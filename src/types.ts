@@ -31,6 +31,7 @@ export type PairStatus =
   | 'restored'
   | 'failed'
   | 'skipped'
+  | 'refused'
 
 export interface DigestSummary {
   /** Items counted. */

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand
+} from '@aws-sdk/client-dynamodb'
 import {
   ddbEndpoint,
   localDynamoClient,
@@ -17,6 +21,7 @@ import {
 } from '../support/tables.js'
 import { readS3Backup, listKeys } from '../support/backups.js'
 import { runAction } from '../support/action.js'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 import type { Item } from '../../src/types.js'
 
@@ -189,6 +194,79 @@ describe('copy (DynamoDB Local + S3)', () => {
     expect(result.failed).toBe(true)
     expect(result.report.error).toMatch(/^4 problems, nothing was written/)
     expect(result.report.error).toContain("Source table 'missing-two' does not exist")
+    // Each pair has its own section, refused for its own reasons.
+    expect(result.report.pairs.map((p) => [p.source, p.status])).toEqual([
+      ['missing-one', 'refused'],
+      ['missing-two', 'refused']
+    ])
+    expect(result.report.pairs[0]!.error).toContain("'missing-one' does not exist")
+    expect(result.report.pairs[0]!.error).not.toContain('missing-two')
+    expect(result.summary).toContain('missing-two')
+  })
+
+  it('refuses the artifact as its only backup where the artifact service is out of reach', async () => {
+    const source = uniqueName('art-src')
+    const target = uniqueName('art-dst')
+    await createTable(ddb, indexedDefinition(source))
+    await seed(ddb, source, sourceItems(5))
+    const result = await runAction(
+      baseInputs({
+        tables: `${source} -> ${target}`,
+        'create-target': 'true',
+        'backup-s3-uri': '',
+        'backup-artifact': 'true'
+      }),
+      { env: { ACTIONS_RUNTIME_TOKEN: '', ACTIONS_RESULTS_URL: '' } }
+    )
+    expect(result.report.errorCode).toBe('preflight.noArtifactService')
+    expect(result.report.error).toContain('ACTIONS_RUNTIME_TOKEN')
+    const missing = await ddb
+      .send(new DescribeTableCommand({ TableName: target }))
+      .catch(() => null)
+    expect(missing).toBeNull()
+  })
+
+  it('turns TTL on in a created target only after the copy is verified', async () => {
+    const source = uniqueName('ttl-src')
+    const target = uniqueName('ttl-dst')
+    await createTable(ddb, indexedDefinition(source))
+    await ddb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: source,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' }
+      })
+    )
+    // Long expired: DynamoDB has not deleted it yet, and the copy must still hold it.
+    const expired = { ...sizedItem('expired', 1), expiresAt: { N: '1000000000' } }
+    await seed(ddb, source, [...sourceItems(20), expired])
+    const ttlCalls: string[] = []
+    const proxy = await startFaultProxy({ target: ddbEndpoint() })
+    proxy.setHook((operation) => {
+      if (['UpdateTimeToLive', 'BatchWriteItem', 'Scan'].includes(operation))
+        ttlCalls.push(operation)
+    })
+    try {
+      const result = await runAction(
+        baseInputs({
+          tables: `${source} -> ${target}`,
+          'create-target': 'true',
+          'dynamodb-endpoint': proxy.endpoint
+        })
+      )
+      expect(result.report.error).toBeUndefined()
+      expect(result.report.pairs[0]!.notes?.join(' ')).toContain(
+        "TTL turned on (attribute 'expiresAt')"
+      )
+    } finally {
+      await proxy.stop()
+    }
+    // UpdateTimeToLive comes last: after every write and the verifying scans.
+    expect(ttlCalls.filter((c) => c === 'UpdateTimeToLive')).toHaveLength(1)
+    expect(ttlCalls[ttlCalls.length - 1]).toBe('UpdateTimeToLive')
+    const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: target }))
+    expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toBe('ENABLED')
+    expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt')
+    expect(await canonicalContents(ddb, target)).toEqual(await canonicalContents(ddb, source))
   })
 
   it('copies into a non-empty target when allowed and verifies by key', async () => {

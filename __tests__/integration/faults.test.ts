@@ -78,6 +78,7 @@ describe('copy through a fault-injecting proxy', () => {
         (injected.Scan?.drop ?? 0)
     ).toBeGreaterThan(0)
 
+    expect(result.report.pairs[0]?.error).toBeUndefined()
     expect(result.report.error).toBeUndefined()
     expect(result.outputs.verified).toBe('true')
     const pair = result.report.pairs[0]!
@@ -119,11 +120,13 @@ describe('copy through a fault-injecting proxy', () => {
     proxy.setFaults({})
     expect(result.failed).toBe(true)
     expect(result.report.errorCode).toBe('write.gaveUp')
-    expect(result.report.error).toMatch(
-      /Gave up writing \d+ item\(s\) to table '.*' after \d+ attempts/
-    )
-    expect(result.report.error).toMatch(/pk="s\d+", sk=\d+/)
-    expect(result.report.error).not.toContain(SENTINEL)
+    const pairError = result.report.pairs[0]?.error
+    expect(pairError).toMatch(/Gave up writing \d+ item\(s\) to table '.*' after \d+ attempts/)
+    expect(pairError).toMatch(/pk="s\d+", sk=\d+/)
+    expect(result.report.error).toMatch(/^1 of 1 pair failed/)
+    // One error annotation with the reason (the pair's), not the same text twice.
+    expect(result.log.match(/^::error::.*Gave up writing/gm)).toHaveLength(1)
+    expect(JSON.stringify(result.report)).not.toContain(SENTINEL)
     expect(result.outputs.verified).toBe('false')
   })
 })

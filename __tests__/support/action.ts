@@ -31,6 +31,7 @@ export interface ActionResult {
       backupLocations: string[]
       error?: string
       errorCode?: string
+      notes?: string[]
       plan?: unknown
     }[]
   }
@@ -74,6 +75,10 @@ export async function runAction(
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     RUNNER_TEMP: dir,
+    // What the runner gives a JavaScript action for the artifact service (the uploader
+    // itself is a fake).
+    ACTIONS_RUNTIME_TOKEN: 'fake-runtime-token',
+    ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/',
     ...options.env
   })
   for (const [name, value] of Object.entries(inputs))

@@ -111,8 +111,16 @@ export interface FaultProxy {
   setFaults(plan: FaultPlan): void
   /** Zero the stats. */
   resetStats(): void
+  /**
+   * Run `hook` (awaited) before each request is handled: lets a test act at a chosen moment,
+   * e.g. write to a table when the action first asks for something. `undefined` removes it.
+   */
+  setHook(hook: RequestHook | undefined): void
   stop(): Promise<void>
 }
+
+/** Sees each request's operation and JSON body before the proxy handles it. */
+export type RequestHook = (operation: string, body: Record<string, unknown>) => Promise<void> | void
 
 const ERROR_NAMESPACE = 'com.amazonaws.dynamodb.v20120810'
 const MAX_EVENTS = 10_000
@@ -298,6 +306,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let counters = new Map<string, EntryCounters>()
   const stats = emptyStats()
   let seq = 0
+  let hook: RequestHook | undefined
 
   const setFaults = (next: FaultPlan): void => {
     validatePlan(next)
@@ -420,6 +429,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const targetHeader = req.headers['x-amz-target']
     const operation =
       (typeof targetHeader === 'string' ? targetHeader.split('.').pop() : undefined) || 'unknown'
+    if (hook)
+      await hook(operation, JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>)
     stats.totalRequests++
     stats.requests[operation] = (stats.requests[operation] ?? 0) + 1
     const event: FaultEvent = { seq: ++seq, operation, fault: null }
@@ -539,5 +550,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return stopped
   }
 
-  return { endpoint: `http://127.0.0.1:${port}`, stats, setFaults, resetStats, stop }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stats,
+    setFaults,
+    resetStats,
+    setHook: (next) => {
+      hook = next
+    },
+    stop
+  }
 }

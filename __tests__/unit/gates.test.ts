@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { checkConfirmList, checkDeletionProtection } from '../../src/gates.js'
+import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb'
 import { decodeJwtClaims } from '../../src/github/approvals.js'
 import { Progress, formatDuration } from '../../src/util/progress.js'
-import { backoffDelay } from '../../src/util/retry.js'
+import { backoffDelay, isRetryableAwsError } from '../../src/util/retry.js'
 import type { TableInfo } from '../../src/dynamo/tables.js'
 
 describe('gates.ts', () => {
@@ -86,5 +87,38 @@ describe('progress.ts and retry.ts', () => {
     expect(backoffDelay(3, { baseMs: 100, capMs: 1000 }, () => 0.5)).toBe(400)
     expect(backoffDelay(20, { baseMs: 100, capMs: 1000 }, () => 0.5)).toBe(500)
     expect(backoffDelay(5, { baseMs: 100, capMs: 1000 }, () => 0)).toBe(0)
+  })
+
+  it('retries throttling, 5xx and dropped connections, and nothing else', () => {
+    const aws = (name: string, status: number) =>
+      new DynamoDBServiceException({
+        name,
+        $fault: status >= 500 ? 'server' : 'client',
+        $metadata: { httpStatusCode: status },
+        message: name
+      })
+    const connection = (code: string) =>
+      Object.assign(new Error(`read ${code}`), { code, name: 'Error' })
+    for (const retryable of [
+      aws('ProvisionedThroughputExceededException', 400),
+      aws('ThrottlingException', 400),
+      aws('InternalServerError', 500),
+      aws('ServiceUnavailable', 503),
+      connection('ECONNRESET'),
+      connection('EPIPE'),
+      new Error('AWS SDK error wrapper for TimeoutError: socket hang up'),
+      new Error('AWS SDK error wrapper for Error: read ECONNRESET')
+    ])
+      expect([retryable.message, isRetryableAwsError(retryable)]).toEqual([retryable.message, true])
+    for (const final of [
+      aws('ValidationException', 400),
+      aws('ResourceNotFoundException', 400),
+      aws('AccessDeniedException', 400),
+      aws('ExpiredTokenException', 400),
+      new Error('AWS SDK error wrapper for Error: something else'),
+      new Error('socket hang up'),
+      'socket hang up'
+    ])
+      expect([String(final), isRetryableAwsError(final)]).toEqual([String(final), false])
   })
 })

@@ -419,8 +419,10 @@ export interface CreateOptions {
 
 /**
  * Creates `targetName` as a clone of the source (keys, indexes, billing, stream, SSE, class,
- * deletion protection, tags), waits until it and its indexes are ACTIVE, then applies TTL
- * and PITR, which CreateTable cannot carry. Returns notes on settings the endpoint lacks.
+ * deletion protection, tags), waits until it and its indexes are ACTIVE, then applies PITR,
+ * which CreateTable cannot carry. TTL is left to `applyTimeToLive` once the copy is proven:
+ * turned on now, it would let DynamoDB delete expired items from the target mid-copy.
+ * Returns notes on settings the endpoint lacks.
  */
 export async function createTableClone(
   client: DynamoDBClient,
@@ -439,14 +441,6 @@ export async function createTableClone(
     )
   }
   await waitForActive(client, targetName, options)
-  if (source.timeToLive !== 'unsupported' && source.timeToLive.enabled) {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: targetName,
-        TimeToLiveSpecification: { Enabled: true, AttributeName: source.timeToLive.attributeName }
-      })
-    )
-  }
   if (source.pointInTimeRecovery === true) {
     try {
       await client.send(
@@ -461,6 +455,26 @@ export async function createTableClone(
     }
   }
   return notes
+}
+
+/**
+ * Turns TTL on for a cloned table as the source has it, after its items are copied and
+ * verified (source items past their expiry that DynamoDB has not yet deleted are copied
+ * too; the target's TTL then deletes them as the source's would). Returns a note, if any.
+ */
+export async function applyTimeToLive(
+  client: DynamoDBClient,
+  source: TableInfo,
+  targetName: string
+): Promise<string | undefined> {
+  if (source.timeToLive === 'unsupported' || !source.timeToLive.enabled) return undefined
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: targetName,
+      TimeToLiveSpecification: { Enabled: true, AttributeName: source.timeToLive.attributeName }
+    })
+  )
+  return `TTL turned on (attribute '${source.timeToLive.attributeName ?? ''}') after the copy`
 }
 
 export async function waitForActive(

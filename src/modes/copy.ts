@@ -1,9 +1,14 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { openBackup, publishBackup } from '../backup/run.js'
-import { createTableClone, describeTable, keyAttributeNames } from '../dynamo/tables.js'
+import {
+  applyTimeToLive,
+  createTableClone,
+  describeTable,
+  keyAttributeNames
+} from '../dynamo/tables.js'
 import { BatchWriter } from '../dynamo/write.js'
-import { ActionError } from '../errors.js'
+import { ActionError, errorMessage } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightCopy } from '../preflight.js'
 import { judgeDigests, tableSource, verifyContained } from '../verify/compare.js'
@@ -23,6 +28,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
       const { source, target } = plan
       for (const note of plan.differences.advisory) core.info(`Advisory difference: ${note}`)
       let targetInfo = plan.targetInfo
+      const created = !targetInfo
       if (!targetInfo) {
         core.info(`Creating '${target}' as a clone of '${source.name}'.`)
         const notes = await createTableClone(ctx.clients.dynamodb, source, target, {
@@ -48,57 +54,72 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         onRetry: ({ reason, attempt, delayMs }) =>
           core.debug(`write ${target}: attempt ${attempt + 1} in ${delayMs} ms (${reason})`)
       })
-      const copyStarted = Date.now()
-      const backup = await openBackup(ctx, source)
-      const pass = await runPipeline(ctx, {
-        table: source.name,
-        label: `copy ${source.name} -> ${target}`,
-        approximateItems: source.description.ItemCount ?? 0,
-        backup,
-        writer
-      })
-      const result = await backup.finish(pass.digest.summary())
-      report.phases = { copyMs: Date.now() - copyStarted }
-      report.scanned = pass.scanned
-      report.written = writer.stats.written
-      report.backupLocations = await publishBackup(ctx, source.name, result)
-      report.status = 'copied'
-      const { unprocessedRetried, errorsRetried } = writer.stats
-      if (unprocessedRetried + errorsRetried > 0) {
-        core.warning(
-          `${target}: DynamoDB returned ${unprocessedRetried} unprocessed item(s) and ${errorsRetried} throttled or failed call(s); all were retried until written.`
-        )
-      }
-
-      const verifyStarted = Date.now()
-      const verified = plan.targetWasEmpty
-        ? await judgeDigests(
-            ctx,
-            report,
-            tableSource(source),
-            target,
-            pass.digest,
-            (
-              await runPipeline(ctx, {
-                table: target,
-                label: `verify ${target}`,
-                approximateItems: pass.scanned
-              })
-            ).digest
+      try {
+        const copyStarted = Date.now()
+        const backup = await openBackup(ctx, source)
+        const pass = await runPipeline(ctx, {
+          table: source.name,
+          label: `copy ${source.name} -> ${target}`,
+          approximateItems: source.description.ItemCount ?? 0,
+          backup,
+          writer
+        })
+        const result = await backup.finish(pass.digest.summary())
+        report.phases = { copyMs: Date.now() - copyStarted }
+        report.scanned = pass.scanned
+        report.written = writer.stats.written
+        report.backupLocations = await publishBackup(ctx, source.name, result)
+        report.status = 'copied'
+        const { unprocessedRetried, errorsRetried } = writer.stats
+        if (unprocessedRetried + errorsRetried > 0) {
+          core.warning(
+            `${target}: DynamoDB returned ${unprocessedRetried} unprocessed item(s) and ${errorsRetried} throttled or failed call(s); all were retried until written.`
           )
-        : await verifyContained(ctx, report, source, targetInfo)
-      report.phases.verifyMs = Date.now() - verifyStarted
-      if (!verified) {
-        report.status = 'mismatch'
-        throw new ActionError(
-          'verify.mismatch',
-          `The copy of '${source.name}' in '${target}' does not match (${report.differences?.length ?? 0} differing key(s) listed in the summary). Was the source written to during the copy?`
+        }
+
+        const verifyStarted = Date.now()
+        const verified = plan.targetWasEmpty
+          ? await judgeDigests(
+              ctx,
+              report,
+              tableSource(source),
+              target,
+              pass.digest,
+              (
+                await runPipeline(ctx, {
+                  table: target,
+                  label: `verify ${target}`,
+                  approximateItems: pass.scanned
+                })
+              ).digest
+            )
+          : await verifyContained(ctx, report, source, targetInfo)
+        report.phases.verifyMs = Date.now() - verifyStarted
+        if (!verified) {
+          report.status = 'mismatch'
+          throw new ActionError(
+            'verify.mismatch',
+            `The copy of '${source.name}' in '${target}' does not match (${report.differences?.length ?? 0} differing key(s) listed in the summary). Was the source written to during the copy?`
+          )
+        }
+        report.status = 'verified'
+        core.notice(
+          `Copied ${pass.scanned} items ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
         )
+      } finally {
+        report.written = writer.stats.written
+        if (created) {
+          // TTL only now: on during the copy, it could delete expired items from the target
+          // before they are verified.
+          const note = await applyTimeToLive(ctx.clients.dynamodb, source, target).catch(
+            (error: unknown) => {
+              core.warning(`${target}: TTL could not be turned on: ${errorMessage(error)}`)
+              return `TTL could not be turned on: ${errorMessage(error)}`
+            }
+          )
+          if (note) (report.notes ??= []).push(note)
+        }
       }
-      report.status = 'verified'
-      core.notice(
-        `Copied ${pass.scanned} items ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
-      )
     },
     { stopOnFailure: true }
   )

@@ -46,12 +46,13 @@ export async function forEachPair<P extends { pair: TablePair }>(
     })
   }
   if (failures.length > 0) {
+    // Each failed pair has its own error annotation above, with its reason; the step's own
+    // failure names them without repeating the reasons.
     const first = failures[0] as PairReport
+    const names = failures.map((f) => (f.target ? `${f.source} -> ${f.target}` : f.source))
     throw new ActionError(
       first.errorCode ?? 'pair.failed',
-      failures.length === 1
-        ? `${first.source}${first.target ? ` -> ${first.target}` : ''}: ${first.error ?? 'failed'}`
-        : `${failures.length} of ${plans.length} pairs failed; first: ${first.source}${first.target ? ` -> ${first.target}` : ''}: ${first.error ?? 'failed'}`
+      `${failures.length} of ${plans.length} ${plans.length === 1 ? 'pair' : 'pairs'} failed (${names.join(', ')}); the reasons are in the errors above and in the job summary.`
     )
   }
 }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { ActionError } from '../errors.js'
-import { runPipeline } from '../pipeline.js'
+import { runSideBySide } from '../pipeline.js'
 import { preflightVerify } from '../preflight.js'
 import { judgeDigests, tableSource } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
@@ -13,18 +13,19 @@ export async function runVerify(ctx: RunContext): Promise<void> {
     ctx,
     plans,
     async ({ source, target }, report) => {
-      const [sourcePass, targetPass] = await Promise.all([
-        runPipeline(ctx, {
+      const [sourcePass, targetPass] = await runSideBySide(
+        ctx,
+        {
           table: source.name,
           label: `digest ${source.name}`,
           approximateItems: source.description.ItemCount ?? 0
-        }),
-        runPipeline(ctx, {
+        },
+        {
           table: target.name,
           label: `digest ${target.name}`,
           approximateItems: target.description.ItemCount ?? 0
-        })
-      ])
+        }
+      )
       report.scanned = sourcePass.scanned + targetPass.scanned
       const equal = await judgeDigests(
         ctx,

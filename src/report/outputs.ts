@@ -27,6 +27,7 @@ export function reportJson(report: Report): string {
       backupLocations: p.backupLocations ?? [],
       durationMs: p.durationMs ?? null,
       ...(p.phases ? { phases: p.phases } : {}),
+      ...(p.notes?.length ? { notes: p.notes } : {}),
       ...(p.error ? { error: p.error, errorCode: p.errorCode } : {}),
       ...(p.plan ? { plan: p.plan } : {})
     }))

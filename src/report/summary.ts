@@ -24,6 +24,7 @@ const STATUS_ICON: Record<string, string> = {
   mismatch: '❌',
   failed: '❌',
   skipped: '⏭️',
+  refused: '⛔',
   pending: '⏳'
 }
 

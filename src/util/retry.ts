@@ -33,8 +33,22 @@ export const sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve,
 export function isRetryableAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const sdkError = error as SdkError
-  return isThrottlingError(sdkError) || isTransientError(sdkError) || isServerError(sdkError)
+  return (
+    isThrottlingError(sdkError) ||
+    isTransientError(sdkError) ||
+    isServerError(sdkError) ||
+    WRAPPED_CONNECTION_ERROR.test(error.message)
+  )
 }
+
+/**
+ * The SDK's retry middleware turns a thrown value that is not `instanceof Error` (an error
+ * from another JavaScript realm, as under a test runner's VM) into a bare Error whose message
+ * is all that is left of it: "AWS SDK error wrapper for TimeoutError: socket hang up". A
+ * dropped connection or timeout named there is as retryable as the unwrapped error.
+ */
+const WRAPPED_CONNECTION_ERROR =
+  /^AWS SDK error wrapper for (?:TimeoutError|Error)\b.*(?:socket hang up|ECONNRESET|EPIPE|ETIMEDOUT|timed out)/
 
 export interface RetryOptions {
   /** Give up once this long has passed since the first attempt. */

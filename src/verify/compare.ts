@@ -1,14 +1,15 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { keyAttributeNames, type TableInfo } from '../dynamo/tables.js'
-import { runPipeline } from '../pipeline.js'
+import { runPipeline, runSideBySide } from '../pipeline.js'
 import type { Item, KeyDifference, PairReport } from '../types.js'
 import type { ContentDigest } from './digest.js'
 import { KeyLookup } from './lookup.js'
 
 export const MAX_REPORTED_DIFFERENCES = 20
 
-function lookupIn(
+/** A KeyLookup in `table` with the run's concurrency and retry settings. */
+export function lookupIn(
   ctx: RunContext,
   table: string,
   keyAttributes: string[],
@@ -22,6 +23,9 @@ function lookupIn(
     retryTimeoutMs: ctx.inputs.retryTimeoutMs,
     missingKind: kind,
     exampleLimit: limit,
+    // Looking target items up in the source only finds what is missing there: items that
+    // differ were found from the source's side already.
+    reportDiffering: kind !== 'only-in-target',
     ...(ctx.sleep ? { sleep: ctx.sleep } : {})
   })
 }
@@ -73,8 +77,7 @@ export async function findDifferences(
       lookupBuckets: buckets,
       shouldStop: () => backward.examples.length >= limit - examples.length
     })
-    // Items that differ were found in the first pass already.
-    examples.push(...backward.examples.filter((e) => e.kind === 'only-in-target'))
+    examples.push(...backward.examples)
   }
   return examples.slice(0, limit)
 }
@@ -121,19 +124,20 @@ export async function verifyContained(
 ): Promise<boolean> {
   const keys = keyAttributeNames(source.description)
   const lookup = lookupIn(ctx, target.name, keys, 'missing-in-target', MAX_REPORTED_DIFFERENCES)
-  const [sourcePass, targetPass] = await Promise.all([
-    runPipeline(ctx, {
+  const [sourcePass, targetPass] = await runSideBySide(
+    ctx,
+    {
       table: source.name,
       label: `verify ${source.name} by key in ${target.name}`,
       approximateItems: source.description.ItemCount ?? 0,
       lookup
-    }),
-    runPipeline(ctx, {
+    },
+    {
       table: target.name,
       label: `digest ${target.name}`,
       approximateItems: target.description.ItemCount ?? 0
-    })
-  ])
+    }
+  )
   report.sourceCount = sourcePass.digest.count
   report.targetCount = targetPass.digest.count
   report.sourceDigest = sourcePass.digest.digest
