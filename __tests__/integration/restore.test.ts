@@ -269,4 +269,91 @@ describe('restore', () => {
     expect(result.report.error).toMatch(/does not match the SHA-256 and size in its manifest/)
     expect((await canonicalContents(ddb, target)).size).toBe(0)
   })
+
+  const badScanFiles: [string, () => unknown, RegExp][] = [
+    ['a JSON object without Items', () => ({ foo: 1 }), /no 'Items' array/],
+    ['a JSON array', () => [], /top level is not a JSON object/],
+    [
+      "a 'describe-table' file",
+      () => ({ Table: { TableName: 't', KeySchema: [] } }),
+      /no 'Items' array/
+    ],
+    [
+      'a file whose Count is larger than its items',
+      () => ({ Items: [toJsonItem(sizedItem('a', 1))], Count: 2, ScannedCount: 2 }),
+      /holds 1 items, but its Count says 2/
+    ],
+    [
+      'a scan cut short by --max-items (NextToken)',
+      () => ({ Items: [toJsonItem(sizedItem('a', 1))], Count: 1, NextToken: 'eyJ4Ijo' }),
+      /only part of a scan .*NextToken/
+    ],
+    [
+      'a scan cut short by --no-paginate (LastEvaluatedKey)',
+      () => ({
+        Items: [toJsonItem(sizedItem('a', 1))],
+        Count: 1,
+        LastEvaluatedKey: { pk: { S: 'a' }, sk: { N: '1' } }
+      }),
+      /only part of a scan .*LastEvaluatedKey/
+    ]
+  ]
+
+  it.each(badScanFiles)('refuses %s and writes nothing', async (_label, content, message) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'bad-scan-')), 'scan.json')
+    writeFileSync(file, JSON.stringify(content()))
+    const target = uniqueName('not-from-bad-scan')
+    await createTable(ddb, indexedDefinition(target))
+    const result = await restore(file, target)
+    expect(result.failed).toBe(true)
+    expect(result.report.errorCode).toBe('backup.corrupt')
+    expect(result.report.error).toMatch(message)
+    expect(result.outputs.verified).toBe('false')
+    expect((await canonicalContents(ddb, target)).size).toBe(0)
+  })
+
+  it('refuses a backup holding an item without the target key, before writing any', async () => {
+    const good = Array.from({ length: 600 }, (_, i) => sizedItem(`k${i % 7}`, i, 100))
+    const keyless: Item = { ...sizedItem('x', 1), secret: { S: SENTINEL } }
+    delete keyless.sk
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'keyless-')), 'scan.json')
+    const list = [...good, keyless]
+    writeFileSync(file, JSON.stringify({ Items: list.map(toJsonItem), Count: list.length }))
+    const target = uniqueName('keyed')
+    await createTable(ddb, indexedDefinition(target))
+    const result = await restore(file, target)
+    expect(result.report.errorCode).toBe('restore.keyMismatch')
+    expect(result.report.error).toContain('1 item(s) of backup')
+    expect(result.report.error).toContain("it has no key attribute 'sk'")
+    expect(result.log).not.toContain(SENTINEL)
+    expect((await canonicalContents(ddb, target)).size).toBe(0)
+  })
+
+  it('restores from the export folder that an ambiguous prefix lists (S3 and local)', async () => {
+    const { source, expected } = await sourceTable()
+    const dir = mkdtempSync(path.join(tmpdir(), 'two-backups-'))
+    for (let i = 0; i < 2; i++) {
+      await runAction({
+        mode: 'backup',
+        tables: source,
+        'backup-s3-uri': `s3://${bucket}/two`,
+        'backup-artifact': 'true',
+        'backup-dir': dir,
+        ...endpoints()
+      })
+      await new Promise((r) => setTimeout(r, 1100))
+    }
+    for (const prefix of [`s3://${bucket}/two/${source}`, path.join(dir, source)]) {
+      const target = uniqueName('picked')
+      await createTable(ddb, indexedDefinition(target))
+      const ambiguous = await restore(prefix, target)
+      expect(ambiguous.report.errorCode).toBe('restore.backupAmbiguous')
+      const listed = /name one of them: ([^,]+),/.exec(ambiguous.report.error ?? '')?.[1]
+      expect(listed).toMatch(/AWSDynamoDB\/[^/]+$/)
+      const picked = await restore(listed!, target)
+      expect(picked.report.error).toBeUndefined()
+      expect(picked.report.pairs[0]!.notes?.[0]).toContain(listed!)
+      expect(await canonicalContents(ddb, target)).toEqual(expected)
+    }
+  })
 })

@@ -3,6 +3,7 @@ import type { RunContext } from '../context.js'
 import { openBackupSource, type BackupSource } from '../backup/reader.js'
 import type { StoredTableDescription } from '../backup/format.js'
 import {
+  applyTimeToLive,
   compareDefinitions,
   createTableClone,
   describeTable,
@@ -10,12 +11,12 @@ import {
   keyAttributeNames,
   type TableInfo
 } from '../dynamo/tables.js'
+import { KeyChecker, keyRulesOf } from '../dynamo/key-check.js'
 import { BatchWriter } from '../dynamo/write.js'
 import { ActionError, InputError, errorMessage } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
 import type { DigestSummary, TablePair } from '../types.js'
-import { judgeDigests } from '../verify/compare.js'
-import { KeyLookup } from '../verify/lookup.js'
+import { MAX_REPORTED_DIFFERENCES, judgeDigests, lookupIn } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
 
 interface RestorePlan {
@@ -98,17 +99,32 @@ async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
     }
     // Read the whole backup once before writing anything: every file's checksum and count,
     // and the items' digest against the manifest's. A damaged backup writes nothing.
+    // Every item must also carry the keys the target takes, or DynamoDB would reject a batch
+    // halfway through the restore.
+    const keyTable = targetInfo ?? backupTable
+    const keys = keyTable ? new KeyChecker(keyRulesOf(keyTable.description)) : undefined
     let checked: DigestSummary
     try {
       const pass = await runPipeline(ctx, {
         table: target,
         label: `checking backup ${backup.location}`,
         approximateItems: backup.itemCount ?? 0,
-        read: (onPage) => backup.read(onPage)
+        read: (onPage) =>
+          backup.read(async (items) => {
+            keys?.check(items)
+            await onPage(items)
+          })
       })
       checked = pass.digest.summary()
     } catch (error) {
       note(error instanceof ActionError ? error.code : 'backup.corrupt', errorMessage(error))
+      continue
+    }
+    if (keys && keys.rejected > 0) {
+      note(
+        'restore.keyMismatch',
+        `${keys.rejected} item(s) of backup ${backup.location} do not fit the keys of '${keyTable?.name ?? target}', so DynamoDB would reject them. First: ${keys.examples.join('; ')}.`
+      )
       continue
     }
     if (
@@ -149,6 +165,7 @@ export async function runRestore(ctx: RunContext): Promise<void> {
       const { backup, target } = plan
       report.notes = [`backup: ${backup.location} (${backup.kind})`]
       let targetInfo = plan.targetInfo
+      const created = !targetInfo
       if (!targetInfo && plan.backupTable) {
         core.info(`Creating '${target}' from the backup's table description.`)
         const notes = await createTableClone(ctx.clients.dynamodb, plan.backupTable, target, {
@@ -169,76 +186,93 @@ export async function runRestore(ctx: RunContext): Promise<void> {
         retryTimeoutMs: ctx.inputs.retryTimeoutMs,
         ...(ctx.sleep ? { sleep: ctx.sleep } : {})
       })
-      const started = Date.now()
-      const pass = await runPipeline(ctx, {
-        table: target,
-        label: `restore ${backup.location} -> ${target}`,
-        approximateItems: backup.itemCount ?? 0,
-        read: (onPage) => backup.read(onPage),
-        writer
-      })
-      report.scanned = pass.scanned
-      report.written = writer.stats.written
-      report.sourceCount = pass.digest.count
-      report.sourceDigest = pass.digest.digest
-      report.phases = { copyMs: Date.now() - started }
-      report.status = 'restored'
-      if (plan.checked.digest !== pass.digest.digest || plan.checked.count !== pass.digest.count) {
-        throw new ActionError(
-          'restore.backupMismatch',
-          `The items read from ${backup.location} while restoring (${pass.digest.count}) differ from those read when it was checked (${plan.checked.count}); the backup changed during the run.`
-        )
-      }
-
-      const verifyStarted = Date.now()
-      let verified: boolean
-      if (plan.targetWasEmpty) {
-        const targetPass = await runPipeline(ctx, {
+      try {
+        const started = Date.now()
+        const pass = await runPipeline(ctx, {
           table: target,
-          label: `verify ${target}`,
-          approximateItems: pass.scanned
-        })
-        verified = await judgeDigests(
-          ctx,
-          report,
-          { name: backup.location, keyAttributes, read: (onPage) => backup.read(onPage) },
-          target,
-          pass.digest,
-          targetPass.digest
-        )
-      } else {
-        const lookup = new KeyLookup(ctx.clients.dynamodb, {
-          table: target,
-          keyAttributes,
-          maxInFlight: Math.max(2, Math.floor(ctx.inputs.writesInFlight / 2)),
-          retryTimeoutMs: ctx.inputs.retryTimeoutMs,
-          missingKind: 'missing-in-target',
-          exampleLimit: 20
-        })
-        await runPipeline(ctx, {
-          table: target,
-          label: `verify ${target} by key`,
-          approximateItems: pass.scanned,
+          label: `restore ${backup.location} -> ${target}`,
+          approximateItems: backup.itemCount ?? 0,
           read: (onPage) => backup.read(onPage),
-          lookup
+          writer
         })
-        report.verification = 'by-key'
-        verified = lookup.differences === 0
-        report.verified = verified
-        if (!verified) report.differences = lookup.examples
-      }
-      report.phases.verifyMs = Date.now() - verifyStarted
-      if (!verified) {
-        report.status = 'mismatch'
-        throw new ActionError(
-          'verify.mismatch',
-          `The restored table '${target}' does not match backup ${backup.location}.`
+        report.scanned = pass.scanned
+        report.written = writer.stats.written
+        report.sourceCount = pass.digest.count
+        report.sourceDigest = pass.digest.digest
+        report.phases = { copyMs: Date.now() - started }
+        report.status = 'restored'
+        if (
+          plan.checked.digest !== pass.digest.digest ||
+          plan.checked.count !== pass.digest.count
+        ) {
+          throw new ActionError(
+            'restore.backupMismatch',
+            `The items read from ${backup.location} while restoring (${pass.digest.count}) differ from those read when it was checked (${plan.checked.count}); the backup changed during the run.`
+          )
+        }
+
+        const verifyStarted = Date.now()
+        let verified: boolean
+        if (plan.targetWasEmpty) {
+          const targetPass = await runPipeline(ctx, {
+            table: target,
+            label: `verify ${target}`,
+            approximateItems: pass.scanned
+          })
+          verified = await judgeDigests(
+            ctx,
+            report,
+            { name: backup.location, keyAttributes, read: (onPage) => backup.read(onPage) },
+            target,
+            pass.digest,
+            targetPass.digest
+          )
+        } else {
+          const lookup = lookupIn(
+            ctx,
+            target,
+            keyAttributes,
+            'missing-in-target',
+            MAX_REPORTED_DIFFERENCES
+          )
+          await runPipeline(ctx, {
+            table: target,
+            label: `verify ${target} by key`,
+            approximateItems: pass.scanned,
+            read: (onPage) => backup.read(onPage),
+            lookup
+          })
+          report.verification = 'by-key'
+          verified = lookup.differences === 0
+          report.verified = verified
+          if (!verified) report.differences = lookup.examples
+        }
+        report.phases.verifyMs = Date.now() - verifyStarted
+        if (!verified) {
+          report.status = 'mismatch'
+          throw new ActionError(
+            'verify.mismatch',
+            `The restored table '${target}' does not match backup ${backup.location}.`
+          )
+        }
+        report.status = 'verified'
+        core.notice(
+          `Restored ${pass.scanned} items from ${backup.location} into ${target}; verified.`
         )
+      } finally {
+        report.written = writer.stats.written
+        if (created && plan.backupTable) {
+          // TTL only now, as in copy: on during the restore, it could delete expired items
+          // before they are verified.
+          const note = await applyTimeToLive(ctx.clients.dynamodb, plan.backupTable, target).catch(
+            (error: unknown) => {
+              core.warning(`${target}: TTL could not be turned on: ${errorMessage(error)}`)
+              return `TTL could not be turned on: ${errorMessage(error)}`
+            }
+          )
+          if (note) report.notes.push(note)
+        }
       }
-      report.status = 'verified'
-      core.notice(
-        `Restored ${pass.scanned} items from ${backup.location} into ${target}; verified.`
-      )
     },
     { stopOnFailure: true }
   )
