@@ -9,7 +9,7 @@ import { keyAttributeNames, type TableInfo } from './dynamo/tables.js'
 import { GateError, errorMessage } from './errors.js'
 import { runPipeline } from './pipeline.js'
 import type { ContentDigest } from './verify/digest.js'
-import { KeyLookup } from './verify/lookup.js'
+import { MAX_REPORTED_DIFFERENCES, lookupIn } from './verify/compare.js'
 
 /** Gate 2: `confirm-delete` names exactly the source tables, no more, no fewer. */
 export function checkConfirmList(confirm: readonly string[], sources: readonly string[]): void {
@@ -17,8 +17,10 @@ export function checkConfirmList(confirm: readonly string[], sources: readonly s
   const given = new Set(confirm)
   const missing = [...wanted].filter((name) => !given.has(name))
   const extra = [...given].filter((name) => !wanted.has(name))
-  if (missing.length > 0 || extra.length > 0) {
+  const twice = [...given].filter((name) => confirm.indexOf(name) !== confirm.lastIndexOf(name))
+  if (missing.length > 0 || extra.length > 0 || twice.length > 0) {
     const parts: string[] = []
+    if (twice.length > 0) parts.push(`it names ${twice.map((n) => `'${n}'`).join(', ')} twice`)
     if (missing.length > 0)
       parts.push(`it does not name ${missing.map((n) => `'${n}'`).join(', ')}`)
     if (extra.length > 0)
@@ -56,15 +58,13 @@ export async function checkSourceInTarget(
   source: TableInfo,
   target: string
 ): Promise<ContainedResult> {
-  const lookup = new KeyLookup(ctx.clients.dynamodb, {
-    table: target,
-    keyAttributes: keyAttributeNames(source.description),
-    maxInFlight: Math.max(2, Math.floor(ctx.inputs.writesInFlight / 2)),
-    retryTimeoutMs: ctx.inputs.retryTimeoutMs,
-    missingKind: 'missing-in-target',
-    exampleLimit: 20,
-    ...(ctx.sleep ? { sleep: ctx.sleep } : {})
-  })
+  const lookup = lookupIn(
+    ctx,
+    target,
+    keyAttributeNames(source.description),
+    'missing-in-target',
+    MAX_REPORTED_DIFFERENCES
+  )
   const pass = await runPipeline(ctx, {
     table: source.name,
     label: `checking ${source.name} by key in ${target}`,
@@ -80,12 +80,15 @@ export async function checkSourceInTarget(
   return { digest: pass.digest, checked: lookup.checked }
 }
 
+/**
+ * Where gate 3 looks for a backup: under backup-s3-uri when it is set (a folder on the
+ * runner's disk does not outlive the job, so it cannot stand in for S3), else under
+ * backup-dir (e.g. a workflow artifact downloaded there by an earlier step).
+ */
 function backupStores(ctx: RunContext, table: string): BackupStore[] {
-  const stores: BackupStore[] = []
   const s3 = ctx.inputs.backupS3
-  if (s3) stores.push(new S3Store(ctx.clients.s3, s3.bucket, joinKey(s3.prefix, table)))
-  stores.push(new LocalStore(path.join(ctx.inputs.backupDir, table)))
-  return stores
+  if (s3) return [new S3Store(ctx.clients.s3, s3.bucket, joinKey(s3.prefix, table))]
+  return [new LocalStore(path.join(ctx.inputs.backupDir, table))]
 }
 
 /**

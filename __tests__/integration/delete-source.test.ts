@@ -13,6 +13,7 @@ import {
 } from '../support/env.js'
 import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
 import { listKeys } from '../support/backups.js'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { runAction, type ActionResult } from '../support/action.js'
 import {
   approval,
@@ -113,6 +114,7 @@ async function expectRefused(
   expect(await exists(source)).toBe(true)
   expect(await canonicalContents(ddb, source)).toEqual(items)
   expect(result.report.pairs.every((p) => p.status === 'skipped')).toBe(true)
+  expect(result.report.pairs.some((p) => p.verified === true)).toBe(false)
   expect(result.summary).toContain('❌ refused')
 }
 
@@ -280,6 +282,12 @@ describe('delete-source', () => {
       { 'confirm-delete': 'SOURCE, other-table' }
     ],
     ['confirm-delete naming nothing', 'gate.confirmMismatch', (s) => s, { 'confirm-delete': '' }],
+    [
+      'confirm-delete naming the source twice',
+      'gate.confirmMismatch',
+      (s) => s,
+      { 'confirm-delete': 'SOURCE, SOURCE' }
+    ],
     ['no backup and no destination', 'gate.noBackup', (s) => s, { 'backup-s3-uri': '' }],
     [
       'the wrong AWS account',
@@ -390,5 +398,66 @@ describe('delete-source', () => {
     expect(result.report.errorCode).toBe('gate.notInTarget')
     expect(await exists(first.source)).toBe(true)
     expect(await exists(second.source)).toBe(true)
+  })
+
+  it('refuses when a source is written to after its checks, before the deletes', async () => {
+    const first = await copiedPair()
+    const second = await copiedPair()
+    const proxy = await startFaultProxy({ target: ddbEndpoint() })
+    let wrote = false
+    // The first source's gates have passed once the second target is looked up by key:
+    // the application writes to the first source just then.
+    proxy.setHook(async (operation, body) => {
+      const tables = Object.keys(body.RequestItems ?? {})
+      if (!wrote && operation === 'BatchGetItem' && tables.includes(second.target)) {
+        wrote = true
+        await ddb.send(
+          new PutItemCommand({ TableName: first.source, Item: sizedItem('late-write', 1) })
+        )
+      }
+    })
+    try {
+      const result = await deleteSource(first.source, first.target, {
+        inputs: {
+          tables: `${first.source} -> ${first.target}\n${second.source} -> ${second.target}`,
+          'confirm-delete': `${first.source}\n${second.source}`,
+          'dynamodb-endpoint': proxy.endpoint
+        }
+      })
+      expect(wrote).toBe(true)
+      expect(result.report.errorCode).toBe('gate.sourceChanged')
+      expect(result.report.error).toContain(first.source)
+      expect(result.report.error).not.toContain(second.source)
+      expect(await exists(first.source)).toBe(true)
+      expect(await exists(second.source)).toBe(true)
+      expect(result.report.pairs.every((p) => p.status === 'skipped')).toBe(true)
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  it('does not count a backup on the runner disk when backup-s3-uri is set: it takes one in S3', async () => {
+    const { source, target } = await copiedPair()
+    const dir = mkdtempSync(path.join(tmpdir(), 'local-only-'))
+    await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-dir': dir,
+      'dynamodb-endpoint': ddbEndpoint()
+    })
+    const prefix = uniqueName('fresh')
+    const result = await deleteSource(source, target, {
+      inputs: { 'backup-dir': dir, 'backup-s3-uri': `s3://${bucket}/${prefix}` }
+    })
+    expect(result.report.error).toBeUndefined()
+    expect(await exists(source)).toBe(false)
+    const locations = result.report.pairs[0]!.backupLocations
+    expect(locations).toHaveLength(1)
+    expect(locations[0]).toMatch(new RegExp(`^s3://${bucket}/${prefix}/${source}/`))
+    expect(
+      (await listKeys(s3, bucket, `${prefix}/${source}/`)).some((k) =>
+        k.endsWith('manifest-summary.json')
+      )
+    ).toBe(true)
   })
 })

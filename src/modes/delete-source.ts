@@ -10,8 +10,9 @@ import {
   ensureBackup
 } from '../gates.js'
 import { approvalContextFromEnv, checkApproval } from '../github/approvals.js'
-import type { PairReport } from '../types.js'
-import { sleep as realSleep } from '../util/retry.js'
+import { runPipeline } from '../pipeline.js'
+import type { DigestSummary, PairReport } from '../types.js'
+import { isRetryableAwsError, sleep as realSleep } from '../util/retry.js'
 
 function gate(ctx: RunContext, name: string, detail: string): void {
   ;(ctx.report.gates ??= []).push({ gate: name, passed: true, detail })
@@ -26,7 +27,8 @@ async function waitUntilGone(ctx: RunContext, table: string): Promise<void> {
       await ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }))
     } catch (error) {
       if (isNamed(error, 'ResourceNotFoundException')) return
-      throw error
+      // DeleteTable was accepted: a throttled or failed look does not undo that.
+      if (!isRetryableAwsError(error)) throw error
     }
     await wait(delay)
   }
@@ -34,6 +36,37 @@ async function waitUntilGone(ctx: RunContext, table: string): Promise<void> {
     'delete.timeout',
     `Table '${table}' was still there 30 minutes after DeleteTable.`
   )
+}
+
+/**
+ * The last gate: every source scanned once more, all at once, right before the deletes,
+ * must hold exactly the items proven to be in the target and the backup.
+ */
+async function checkUnchanged(
+  ctx: RunContext,
+  sources: readonly TableInfo[],
+  proven: readonly DigestSummary[]
+): Promise<void> {
+  const passes = await Promise.all(
+    sources.map((source) =>
+      runPipeline(ctx, {
+        table: source.name,
+        label: `last look at ${source.name}`,
+        approximateItems: source.description.ItemCount ?? 0
+      })
+    )
+  )
+  const changed = sources.filter((source, i) => {
+    const now = passes[i]?.digest
+    const then = proven[i]
+    return !now || !then || now.count !== then.count || now.digest !== then.digest
+  })
+  if (changed.length > 0) {
+    throw new GateError(
+      'gate.sourceChanged',
+      `${changed.map((s) => `'${s.name}'`).join(', ')} changed after ${changed.length === 1 ? 'it was' : 'they were'} checked: something still writes to ${changed.length === 1 ? 'it' : 'them'}, and those writes are in neither the target nor the backup. Nothing was deleted. Stop the writers (point the application at the target), then run again.`
+    )
+  }
 }
 
 /**
@@ -92,6 +125,7 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
     }
     gate(ctx, 'deletion protection', `off on ${sources.map((s) => s.name).join(', ')}`)
 
+    const proven: DigestSummary[] = []
     for (const [index, source] of sources.entries()) {
       const report = reports[index] as PairReport
       const target = inputs.pairs[index]?.target ?? ''
@@ -107,11 +141,18 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
       )
       report.backupLocations = await ensureBackup(ctx, source, contained.digest)
       gate(ctx, `backup: ${source.name}`, report.backupLocations.join(', '))
+      proven.push(contained.digest.summary())
     }
+
+    // Last look, right before the deletes: a write to a source after its own checks (while
+    // the other pairs were checked) would be in neither the target nor the backup.
+    await checkUnchanged(ctx, sources, proven)
+    gate(ctx, 'unchanged', `${sources.map((s) => s.name).join(', ')}: same items as when checked`)
   } catch (error) {
     for (const report of reports) {
       report.status = 'skipped'
       report.error = 'not deleted: a gate refused'
+      delete report.verified
     }
     if (error instanceof GateError || error instanceof ActionError) {
       ;(ctx.report.gates ??= []).push({ gate: error.code, passed: false, detail: error.message })
@@ -123,19 +164,30 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
     const report = reports[index] as PairReport
     try {
       await ctx.clients.dynamodb.send(new DeleteTableCommand({ TableName: pair.source }))
-      await waitUntilGone(ctx, pair.source)
-      report.status = 'deleted'
-      core.notice(
-        `Deleted '${pair.source}' (its items are in '${pair.target ?? ''}' and in ${report.backupLocations?.join(', ') ?? 'a backup'}).`
-      )
     } catch (error) {
       report.status = 'failed'
       report.error = `DeleteTable failed: ${errorMessage(error)}`
+      for (const later of reports.slice(index + 1)) {
+        later.status = 'skipped'
+        later.error = 'not deleted: an earlier DeleteTable failed'
+      }
       throw new ActionError(
         'delete.failed',
         `Deleting '${pair.source}' failed: ${errorMessage(error)}`,
         { cause: error }
       )
+    }
+    report.status = 'deleted'
+    try {
+      await waitUntilGone(ctx, pair.source)
+      core.notice(
+        `Deleted '${pair.source}' (its items are in '${pair.target ?? ''}' and in ${report.backupLocations?.join(', ') ?? 'a backup'}).`
+      )
+    } catch (error) {
+      // DynamoDB accepted the DeleteTable: the table is going whatever this look says.
+      const note = `DeleteTable was accepted, but the table was not yet gone when the action stopped watching (${errorMessage(error)})`
+      ;(report.notes ??= []).push(note)
+      core.warning(`'${pair.source}': ${note}.`)
     }
   }
 }
