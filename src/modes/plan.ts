@@ -1,13 +1,19 @@
 import * as core from '@actions/core'
+import type { OnDemandThroughput, TableDescription } from '@aws-sdk/client-dynamodb'
 import type { RunContext } from '../context.js'
 import { estimateCopy, type CopyEstimate } from '../dynamo/estimate.js'
 import {
+  billingMode,
   compareDefinitions,
   describeSettings,
   describeTable,
   isTableEmpty,
-  type DefinitionDifferences
+  type DefinitionDifferences,
+  type TableInfo
 } from '../dynamo/tables.js'
+import { USABLE_TABLE_STATUSES, backupDestinationProblems } from '../preflight.js'
+import type { TablePair } from '../types.js'
+import { formatDuration } from '../util/progress.js'
 import { forEachPair } from './pairs.js'
 
 export interface PairPlan {
@@ -17,63 +23,154 @@ export interface PairPlan {
   /** What `copy` would do with the same inputs. */
   copy: {
     action: 'copy' | 'create target and copy' | 'refuse'
+    /** Every reason copy's preflight would refuse, as it checks them. */
     refusals: string[]
     estimate?: CopyEstimate
   }
 }
 
-/** plan: read-only. Describes both tables, their differences, and what copy would do. */
+/**
+ * plan: read-only. Describes both tables, their differences, and what copy would do: the
+ * same refusals as copy's preflight (missing or unusable tables, differing keys or indexes,
+ * a non-empty target, no backup destination or an unreachable bucket) and an estimate.
+ */
 export async function runPlan(ctx: RunContext): Promise<void> {
+  // The same questions copy's preflight asks of the backup destination (all reads).
+  const backupRefusals = (await backupDestinationProblems(ctx, true)).map((p) => p.message)
+  const planned: { title: string; plan: PairPlan }[] = []
+  try {
+    await forEachPair(
+      ctx,
+      ctx.inputs.pairs.map((pair) => ({ pair })),
+      async ({ pair }, report) => {
+        const plan = await planPair(ctx, pair, backupRefusals)
+        const title = `${pair.source} -> ${pair.target ?? ''}`
+        planned.push({ title, plan })
+        report.plan = plan
+        report.status = 'planned'
+        for (const reason of plan.copy.refusals)
+          core.warning(`${title}: copy would refuse: ${reason}`)
+        for (const note of plan.differences.advisory) core.info(`Advisory difference: ${note}`)
+        // The estimate's assumptions, in the log and (as notes) in the job summary.
+        const basis = (plan.copy.estimate?.basis ?? []).map((line) => `Estimate: ${line}`)
+        for (const line of basis) core.info(line)
+        if (basis.length > 0) report.notes = basis
+      },
+      { stopOnFailure: false }
+    )
+  } finally {
+    // Copy checks every pair before its first write: one refused pair stops them all.
+    const blockers = planned.filter((p) => p.plan.copy.refusals.length > 0).map((p) => p.title)
+    const unplanned = ctx.inputs.pairs.length - planned.length
+    for (const { title, plan } of planned) {
+      if (plan.copy.refusals.length === 0 && (blockers.length > 0 || unplanned > 0)) {
+        const others =
+          blockers.length > 0 ? blockers.join(', ') : 'a pair that could not be planned'
+        plan.copy.action = 'refuse'
+        plan.copy.refusals.push(
+          `copy checks every pair before it writes anything, and it would refuse ${others}`
+        )
+        core.warning(`${title}: copy would refuse: ${plan.copy.refusals.join('; ')}`)
+      }
+      core.notice(`${title}: copy would ${plan.copy.action}${describeEstimate(plan.copy.estimate)}`)
+    }
+  }
+}
+
+async function planPair(
+  ctx: RunContext,
+  pair: TablePair,
+  backupRefusals: string[]
+): Promise<PairPlan> {
   const { inputs } = ctx
-  await forEachPair(
-    ctx,
-    inputs.pairs.map((pair) => ({ pair })),
-    async ({ pair }, report) => {
-      const source = await describeTable(ctx.clients.dynamodb, pair.source)
-      const target = pair.target ? await describeTable(ctx.clients.dynamodb, pair.target) : null
-      const refusals: string[] = []
-      if (!source) refusals.push(`source table '${pair.source}' does not exist`)
-      if (pair.target && !target && !inputs.createTarget) {
-        refusals.push(
-          `target table '${pair.target}' does not exist (set 'create-target: true' to clone it from the source)`
-        )
-      }
-      const differences =
-        source && target ? compareDefinitions(source, target) : { blocking: [], advisory: [] }
-      refusals.push(...differences.blocking)
-      if (
-        target &&
-        !inputs.allowNonEmptyTarget &&
-        !(await isTableEmpty(ctx.clients.dynamodb, target.name))
-      ) {
-        refusals.push(
-          `target table '${target.name}' already holds items (set 'allow-non-empty-target: true' to copy into it anyway)`
-        )
-      }
-      if (!inputs.backupS3 && !inputs.backupArtifact) {
-        refusals.push("no backup destination ('backup-s3-uri' or 'backup-artifact: true')")
-      }
-      const plan: PairPlan = {
-        source: source ? describeSettings(source) : null,
-        target: target ? describeSettings(target) : null,
-        differences,
-        copy: {
-          action: refusals.length > 0 ? 'refuse' : target ? 'copy' : 'create target and copy',
-          refusals
-        }
-      }
-      if (source) plan.copy.estimate = estimateCopy(source.description, target?.description ?? null)
-      report.plan = plan
-      report.status = 'planned'
-      if (source) report.sourceCount = source.description.ItemCount ?? 0
-      if (target) report.targetCount = target.description.ItemCount ?? 0
-      for (const reason of refusals)
-        core.warning(`${pair.source} -> ${pair.target ?? ''}: copy would refuse: ${reason}`)
-      for (const note of differences.advisory) core.info(`Advisory difference: ${note}`)
-      core.notice(
-        `${pair.source} -> ${pair.target ?? ''}: copy would ${plan.copy.action === 'refuse' ? 'refuse' : plan.copy.action}${plan.copy.estimate ? ` (~${plan.copy.estimate.items} items, ~${plan.copy.estimate.writeUnits} WCU, ~${plan.copy.estimate.seconds}s)` : ''}`
-      )
-    },
-    { stopOnFailure: false }
-  )
+  const targetName = pair.target ?? ''
+  const source = await describeTable(ctx.clients.dynamodb, pair.source)
+  const target = await describeTable(ctx.clients.dynamodb, targetName)
+  const refusals: string[] = []
+  if (!source) refusals.push(`source table '${pair.source}' does not exist in ${inputs.region}`)
+  if (!target && !inputs.createTarget) {
+    refusals.push(
+      `target table '${targetName}' does not exist in ${inputs.region} (create it with your IaC, or set 'create-target: true' to clone the source's definition)`
+    )
+  }
+  refusals.push(...statusRefusal('source', source), ...statusRefusal('target', target))
+  const differences =
+    source && target ? compareDefinitions(source, target) : { blocking: [], advisory: [] }
+  refusals.push(...differences.blocking)
+  // A Limit-1 scan, as copy's preflight does; not on a table that cannot serve it yet.
+  const targetHoldsItems =
+    target !== null && isUsable(target) && !(await isTableEmpty(ctx.clients.dynamodb, target.name))
+  if (targetHoldsItems && !inputs.allowNonEmptyTarget) {
+    refusals.push(
+      `target table '${targetName}' already holds items (empty it, or set 'allow-non-empty-target: true' to copy into it anyway)`
+    )
+  }
+  refusals.push(...backupRefusals)
+  const plan: PairPlan = {
+    source: source ? planSettings(source) : null,
+    target: target ? planSettings(target) : null,
+    differences,
+    copy: {
+      action: refusals.length > 0 ? 'refuse' : target ? 'copy' : 'create target and copy',
+      refusals
+    }
+  }
+  if (source) {
+    plan.copy.estimate = estimateCopy(source.description, target?.description ?? null, {
+      targetHoldsItems
+    })
+  }
+  return plan
+}
+
+function isUsable(info: TableInfo): boolean {
+  return USABLE_TABLE_STATUSES.includes(info.description.TableStatus ?? '')
+}
+
+function statusRefusal(role: 'source' | 'target', info: TableInfo | null): string[] {
+  if (!info || isUsable(info)) return []
+  return [`${role} table '${info.name}' is ${info.description.TableStatus ?? '?'}, not ACTIVE`]
+}
+
+/** describeSettings plus what plan adds: attribute definitions, on-demand maxima, GSI capacity. */
+function planSettings(info: TableInfo): Record<string, string> {
+  const d = info.description
+  const { status = '?', keys = '', ...rest } = describeSettings(info)
+  const attributes = (d.AttributeDefinitions ?? [])
+    .map((a) => `${a.AttributeName ?? '?'}:${a.AttributeType ?? '?'}`)
+    .join(', ')
+  const billing = `${rest.billing ?? billingMode(d)}${billingMode(d) === 'PROVISIONED' ? '' : onDemandMaximum(d.OnDemandThroughput)}`
+  const settings: Record<string, string> = { status, keys, attributes: attributes || 'none' }
+  for (const [field, value] of Object.entries(rest)) {
+    if (field !== 'billing') settings[field] = value
+    else Object.assign(settings, { billing, gsiCapacity: describeGsiCapacity(d) })
+  }
+  return settings
+}
+
+function onDemandMaximum(throughput: OnDemandThroughput | undefined): string {
+  const reads = throughput?.MaxReadRequestUnits ?? 0
+  const writes = throughput?.MaxWriteRequestUnits ?? 0
+  const parts = [
+    ...(reads > 0 ? [`max ${reads} reads/s`] : []),
+    ...(writes > 0 ? [`max ${writes} writes/s`] : [])
+  ]
+  return parts.length > 0 ? ` (${parts.join(', ')})` : ''
+}
+
+function describeGsiCapacity(d: TableDescription): string {
+  const provisioned = billingMode(d) === 'PROVISIONED'
+  const gsis = (d.GlobalSecondaryIndexes ?? []).map((g) => {
+    const t = g.ProvisionedThroughput
+    return provisioned
+      ? `${g.IndexName ?? '?'}: ${t?.ReadCapacityUnits ?? 0} RCU, ${t?.WriteCapacityUnits ?? 0} WCU`
+      : `${g.IndexName ?? '?'}: on demand${onDemandMaximum(g.OnDemandThroughput)}`
+  })
+  return gsis.join('; ') || 'none'
+}
+
+function describeEstimate(e: CopyEstimate | undefined): string {
+  if (!e) return ''
+  const n = (value: number): string => value.toLocaleString('en-US')
+  return ` (~${n(e.items)} items, ~${n(e.writeUnits)} WCU, ~${n(e.sourceReadUnits + e.targetReadUnits)} RCU, ~${formatDuration(e.seconds * 1000)} at ~${n(e.itemsPerSecond)} items/s, limited by ${e.limitedBy}; an estimate)`
 }
