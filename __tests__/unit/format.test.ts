@@ -12,7 +12,21 @@ describe('format.ts', () => {
       const back = fromJsonItem(parsed.Item)
       expect(canonicalItem(back)).toBe(canonicalItem(item))
       expect(back).toEqual(item)
+      // The line is built directly, without the intermediate object: same text as the
+      // object's JSON, which the oracle-checked integration tests read back.
+      expect(line).toBe(`{"Item":${JSON.stringify(toJsonItem(item))}}\n`)
+      expect(
+        Object.keys((parsed.Item as { prototypeNames?: { M: object } }).prototypeNames?.M ?? {})
+      ).toEqual(item.prototypeNames ? ['__proto__', 'constructor', 'toString'] : [])
     }
+  })
+
+  it('refuses base64 that Buffer would silently mangle, and NULL other than true', () => {
+    expect(() => fromJsonItem({ b: { B: 'AP8' } })).toThrow('item.b')
+    expect(() => fromJsonItem({ b: { B: 'A P8=' } })).toThrow('item.b')
+    expect(() => fromJsonItem({ b: { BS: ['AP8=', '**=='] } })).toThrow('item.b')
+    expect(() => fromJsonItem({ n: { NULL: false } })).toThrow('item.n')
+    expect(fromJsonItem({ b: { B: '' } })).toEqual({ b: { B: new Uint8Array(0) } })
   })
 
   it('writes numbers as strings and binary as base64', () => {

@@ -108,9 +108,30 @@ export function fromJsonItem(value: unknown, where = 'item'): Item {
   )
 }
 
+/** The JSON text of one value, as JSON.stringify(toJsonValue(value)) writes it, built directly. */
+function jsonValueText(value: AttributeValue): string {
+  if (value.S !== undefined) return `{"S":${JSON.stringify(value.S)}}`
+  if (value.N !== undefined) return `{"N":${JSON.stringify(value.N)}}`
+  if (value.B !== undefined) return `{"B":"${toBase64(value.B)}"}`
+  if (value.BOOL !== undefined) return value.BOOL ? '{"BOOL":true}' : '{"BOOL":false}'
+  if (value.NULL !== undefined) return '{"NULL":true}'
+  if (value.L !== undefined) return `{"L":[${value.L.map(jsonValueText).join(',')}]}`
+  if (value.M !== undefined) return `{"M":${jsonItemText(value.M)}}`
+  return JSON.stringify(toJsonValue(value))
+}
+
+function jsonItemText(item: Item): string {
+  const parts: string[] = []
+  for (const name of Object.keys(item)) {
+    const value = item[name]
+    if (value !== undefined) parts.push(`${JSON.stringify(name)}:${jsonValueText(value)}`)
+  }
+  return `{${parts.join(',')}}`
+}
+
 /** One line of a data file: `{"Item":{...}}` and a newline. */
 export function itemLine(item: Item): string {
-  return `{"Item":${JSON.stringify(toJsonItem(item))}}\n`
+  return `{"Item":${jsonItemText(item)}}\n`
 }
 
 // --- Export layout -------------------------------------------------------------------------

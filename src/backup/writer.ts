@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -172,7 +172,8 @@ export class BackupWriter {
     await open.finished
     open.entry.md5Checksum = open.md5.digest('base64')
     open.entry.sha256 = open.sha256.digest('hex')
-    open.entry.etag = open.entry.md5Checksum
+    // S3's ETag of a single-part object: the MD5 in hex (the manifest's md5Checksum is base64).
+    open.entry.etag = Buffer.from(open.entry.md5Checksum, 'base64').toString('hex')
     this.files.push(open.entry)
     this.localFiles.push(open.file)
     const s3 = this.options.s3
@@ -261,11 +262,15 @@ export class BackupWriter {
     }
     const summaryText = `${JSON.stringify(summary, null, 2)}\n`
     try {
-      await this.writeSmallFile(TABLE_DESCRIPTION_FILE, `${JSON.stringify(stored, null, 2)}\n`)
-      await this.writeSmallFile(`${exportDir}/manifest-files.json`, filesText)
-      await this.writeSmallFile(`${exportDir}/manifest-files.checksum`, md5Hex(filesText))
-      await this.writeSmallFile(`${exportDir}/manifest-summary.json`, summaryText)
+      // Side by side, each written and read back; the summary last, as DynamoDB writes it:
+      // a folder with a manifest-summary.json holds a complete backup.
+      await Promise.all([
+        this.writeSmallFile(TABLE_DESCRIPTION_FILE, `${JSON.stringify(stored, null, 2)}\n`),
+        this.writeSmallFile(`${exportDir}/manifest-files.json`, filesText),
+        this.writeSmallFile(`${exportDir}/manifest-files.checksum`, md5Hex(filesText))
+      ])
       await this.writeSmallFile(`${exportDir}/manifest-summary.checksum`, md5Hex(summaryText))
+      await this.writeSmallFile(`${exportDir}/manifest-summary.json`, summaryText)
     } catch (error) {
       throw backupFailure('writing the manifests', error)
     }
@@ -288,6 +293,8 @@ export class BackupWriter {
       result.locations.push(this.localDir)
     } else {
       await rm(this.localDir, { recursive: true, force: true })
+      // The table's folder too, unless another run's backup is in it (rmdir wants it empty).
+      await rmdir(path.dirname(this.localDir)).catch(() => undefined)
     }
     return result
   }

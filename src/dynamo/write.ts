@@ -47,13 +47,12 @@ export interface WriterStats {
 }
 
 /**
- * Upper bound of an attribute value's size in the JSON request. Exact enough to stay under
- * 16 MB: strings count six bytes a character (the worst JSON escape) unless short.
+ * Upper bound of an attribute value's size in the JSON request, cheap enough for every item:
+ * strings count six bytes a UTF-16 unit (the worst JSON escape, `\u0000`; UTF-8 needs at most
+ * three). Items whose bound is large are measured exactly (requestWireSize).
  */
 function valueWireSize(value: unknown): number {
-  if (typeof value === 'string') {
-    return value.length < 64 ? Buffer.byteLength(JSON.stringify(value)) : value.length * 6 + 2
-  }
+  if (typeof value === 'string') return value.length * 6 + 2
   if (value instanceof Uint8Array) return Math.ceil(value.length / 3) * 4 + 2
   if (typeof value === 'boolean') return 5
   if (Array.isArray(value)) return value.reduce((n: number, v) => n + valueWireSize(v) + 1, 2)

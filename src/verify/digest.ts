@@ -24,8 +24,8 @@ export function normalizeNumber(text: string): string {
 }
 
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-const sortedStrings = (values: string[]): string[] =>
-  [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+// The default sort compares strings by UTF-16 code units, as `<` does, without a callback.
+const sortedStrings = (values: string[]): string[] => [...values].sort()
 
 /**
  * Canonical text of one attribute value: type-tagged, map keys sorted, set members sorted,
@@ -76,7 +76,12 @@ const MASK = (1n << 256n) - 1n
  * digests of disjoint parts of a table (scan segments, matrix jobs) merge by addition.
  */
 export class ContentDigest {
-  private readonly sums: bigint[] = new Array<bigint>(BUCKETS).fill(0n)
+  /**
+   * Per bucket, the hashes' four 64-bit words summed apart (lane k holds bits 192-64k up):
+   * four small BigInt additions an item instead of parsing 256 bits, carried only when a
+   * bucket's sum is read.
+   */
+  private readonly lanes: bigint[] = new Array<bigint>(BUCKETS * 4).fill(0n)
   private readonly counts: number[] = new Array<number>(BUCKETS).fill(0)
 
   add(item: Item): Buffer {
@@ -87,15 +92,35 @@ export class ContentDigest {
 
   addHash(hash: Buffer): void {
     const bucket = hash[0] ?? 0
-    this.sums[bucket] = ((this.sums[bucket] ?? 0n) + BigInt(`0x${hash.toString('hex')}`)) & MASK
+    const at = bucket * 4
+    const lanes = this.lanes
+    lanes[at] = (lanes[at] ?? 0n) + hash.readBigUInt64BE(0)
+    lanes[at + 1] = (lanes[at + 1] ?? 0n) + hash.readBigUInt64BE(8)
+    lanes[at + 2] = (lanes[at + 2] ?? 0n) + hash.readBigUInt64BE(16)
+    lanes[at + 3] = (lanes[at + 3] ?? 0n) + hash.readBigUInt64BE(24)
     this.counts[bucket] = (this.counts[bucket] ?? 0) + 1
   }
 
   merge(other: ContentDigest): void {
+    for (let i = 0; i < BUCKETS * 4; i++) {
+      this.lanes[i] = (this.lanes[i] ?? 0n) + (other.lanes[i] ?? 0n)
+    }
     for (let b = 0; b < BUCKETS; b++) {
-      this.sums[b] = ((this.sums[b] ?? 0n) + (other.sums[b] ?? 0n)) & MASK
       this.counts[b] = (this.counts[b] ?? 0) + (other.counts[b] ?? 0)
     }
+  }
+
+  /** One bucket's hashes added modulo 2^256. */
+  private bucketSum(bucket: number): bigint {
+    const at = bucket * 4
+    const lanes = this.lanes
+    return (
+      (((lanes[at] ?? 0n) << 192n) +
+        ((lanes[at + 1] ?? 0n) << 128n) +
+        ((lanes[at + 2] ?? 0n) << 64n) +
+        (lanes[at + 3] ?? 0n)) &
+      MASK
+    )
   }
 
   get count(): number {
@@ -103,7 +128,8 @@ export class ContentDigest {
   }
 
   get digest(): string {
-    const total = this.sums.reduce((a, b) => (a + b) & MASK, 0n)
+    let total = 0n
+    for (let b = 0; b < BUCKETS; b++) total = (total + this.bucketSum(b)) & MASK
     return `sha256-sum:${total.toString(16).padStart(64, '0')}`
   }
 
@@ -115,7 +141,8 @@ export class ContentDigest {
   differingBuckets(other: ContentDigest): Set<number> {
     const differing = new Set<number>()
     for (let b = 0; b < BUCKETS; b++) {
-      if (this.sums[b] !== other.sums[b] || this.counts[b] !== other.counts[b]) differing.add(b)
+      if (this.counts[b] !== other.counts[b] || this.bucketSum(b) !== other.bucketSum(b))
+        differing.add(b)
     }
     return differing
   }
