@@ -209,6 +209,23 @@ describe('approvals.ts against a local GitHub API', () => {
       )
       expect(apiCalls()).toEqual([ENV_PATH])
     })
+    it('says the API could not be reached when nothing answers, not that GitHub answered 500', async () => {
+      github.scenario = passingScenario()
+      // A port nothing listens on: the request gets no answer at all.
+      const error = await checkApproval(
+        approvalContextFromEnv(TOKEN, { ...github.env(), GITHUB_API_URL: 'http://127.0.0.1:9' }),
+        ENV
+      ).then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(error).toBeInstanceOf(GateError)
+      expect((error as GateError).code).toBe('gate.apiError')
+      expect((error as GateError).message).toMatch(
+        /^Could not read environment 'prod-delete': the GitHub API could not be reached \(.+\)\. Check GITHUB_API_URL/
+      )
+      expect((error as GateError).message).not.toContain('answered 500')
+    })
   })
 
   describe("the run's approvals", () => {

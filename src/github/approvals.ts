@@ -133,6 +133,20 @@ function apiFailure(
   notFound = 'GitHub answered 404 Not Found'
 ): GateError {
   const code = status(error)
+  // Octokit reports a request that got no answer at all (DNS, refused or dropped connection)
+  // as status 500 without a response: that is not GitHub answering 500.
+  const answered =
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { response?: unknown }).response !== undefined
+  if (code === 500 && !answered) {
+    const cause = (error as { cause?: unknown }).cause
+    return new GateError(
+      'gate.apiError',
+      `Could not ${what}: the GitHub API could not be reached (${safeLogText(errorMessage(cause ?? error))}). Check GITHUB_API_URL and the runner's network. Nothing was deleted.`,
+      { cause: error }
+    )
+  }
   const why =
     code === 401
       ? "GitHub rejected the token (401): check input 'github-token'"
