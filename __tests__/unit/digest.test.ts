@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import { createPrng } from '../support/fault-proxy.js'
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import {
   ContentDigest,
@@ -160,17 +161,8 @@ const DIFFERENT_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
 
 type Rng = () => number
 
-/** mulberry32: small and seedable, so a failure replays exactly. */
-function random(seed: number): Rng {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seedable (the fault proxy's mulberry32), so a failure replays exactly. */
+const random = (seed: number): Rng => createPrng(seed)
 
 const pick = <T>(rng: Rng, values: readonly T[]): T => values[Math.floor(rng() * values.length)]!
 
