@@ -1,8 +1,8 @@
-import { describe, expect, it } from '@jest/globals'
+import { describe, expect, it, jest } from '@jest/globals'
 import { checkConfirmList, checkDeletionProtection } from '../../src/gates.js'
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb'
 import { decodeJwtClaims } from '../../src/github/approvals.js'
-import { Progress, formatDuration } from '../../src/util/progress.js'
+import { Progress, formatDuration, withHeartbeat } from '../../src/util/progress.js'
 import { backoffDelay, isRetryableAwsError } from '../../src/util/retry.js'
 import type { TableInfo } from '../../src/dynamo/tables.js'
 
@@ -120,5 +120,31 @@ describe('progress.ts and retry.ts', () => {
       'socket hang up'
     ])
       expect([String(final), isRetryableAwsError(final)]).toEqual([String(final), false])
+  })
+
+  it('logs a heartbeat while a step that counts no items runs, and stops with it', async () => {
+    jest.useFakeTimers()
+    try {
+      const lines: string[] = []
+      let finish: (value: string) => void = () => undefined
+      let clock = 0
+      const work = withHeartbeat(
+        new Promise<string>((resolve) => (finish = resolve)),
+        10_000,
+        (line) => lines.push(line),
+        (elapsed) => `still uploading (${elapsed})`,
+        () => clock
+      )
+      clock = 10_000
+      await jest.advanceTimersByTimeAsync(10_000)
+      clock = 20_000
+      await jest.advanceTimersByTimeAsync(10_000)
+      finish('done')
+      await expect(work).resolves.toBe('done')
+      await jest.advanceTimersByTimeAsync(30_000)
+      expect(lines).toEqual(['still uploading (10s)', 'still uploading (20s)'])
+    } finally {
+      jest.useRealTimers()
+    }
   })
 })

@@ -3,6 +3,8 @@ import type { RunContext } from '../context.js'
 import { ActionError, errorMessage } from '../errors.js'
 import type { TableInfo } from '../dynamo/tables.js'
 import { artifactName } from './artifact.js'
+import { withHeartbeat } from '../util/progress.js'
+import type { DigestSummary } from '../types.js'
 import { BackupWriter, type BackupResult } from './writer.js'
 
 /** Opens the backup of one source with the run's destinations. */
@@ -17,6 +19,22 @@ export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWr
     ...(inputs.backupS3 ? { s3: { client: clients.s3, location: inputs.backupS3 } } : {}),
     runLabel: ctx.runLabel
   })
+}
+
+/** Closes the backup (last upload, read-backs, manifests), with a log line every interval. */
+export function finishBackup(
+  ctx: RunContext,
+  writer: BackupWriter,
+  table: string,
+  digest: DigestSummary
+): Promise<BackupResult> {
+  return withHeartbeat(
+    writer.finish(digest),
+    ctx.progressIntervalMs,
+    (line) => core.info(line),
+    (elapsed) =>
+      `Finishing the backup of '${table}': uploading and reading back (${elapsed} so far)`
+  )
 }
 
 /** Uploads the verified local backup as a workflow artifact when asked; returns its locations. */

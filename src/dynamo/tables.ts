@@ -468,13 +468,22 @@ export async function applyTimeToLive(
   targetName: string
 ): Promise<string | undefined> {
   if (source.timeToLive === 'unsupported' || !source.timeToLive.enabled) return undefined
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: targetName,
-      TimeToLiveSpecification: { Enabled: true, AttributeName: source.timeToLive.attributeName }
-    })
-  )
-  return `TTL turned on (attribute '${source.timeToLive.attributeName ?? ''}') after the copy`
+  const attribute = source.timeToLive.attributeName ?? ''
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: targetName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: attribute }
+      })
+    )
+  } catch (error) {
+    throw new ActionError(
+      'aws.updateTimeToLive',
+      `The items are copied and verified, but TTL could not be turned on for '${targetName}' (${errorMessage(error)}). Turn it on before relying on the table: aws dynamodb update-time-to-live --table-name ${targetName} --time-to-live-specification Enabled=true,AttributeName=${attribute}`,
+      { cause: error }
+    )
+  }
+  return `TTL turned on (attribute '${attribute}') after the copy`
 }
 
 export async function waitForActive(

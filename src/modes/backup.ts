@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
-import { openBackup, publishBackup } from '../backup/run.js'
+import { finishBackup, openBackup, publishBackup } from '../backup/run.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightBackup } from '../preflight.js'
 import { forEachPair } from './pairs.js'
@@ -19,7 +19,7 @@ export async function runBackup(ctx: RunContext): Promise<void> {
         approximateItems: source.description.ItemCount ?? 0,
         backup
       })
-      const result = await backup.finish(pass.digest.summary())
+      const result = await finishBackup(ctx, backup, source.name, pass.digest.summary())
       report.scanned = pass.scanned
       report.sourceCount = pass.digest.count
       report.sourceDigest = pass.digest.digest

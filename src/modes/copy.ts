@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
-import { openBackup, publishBackup } from '../backup/run.js'
+import { finishBackup, openBackup, publishBackup } from '../backup/run.js'
 import {
   applyTimeToLive,
   createTableClone,
@@ -8,7 +8,7 @@ import {
   keyAttributeNames
 } from '../dynamo/tables.js'
 import { BatchWriter } from '../dynamo/write.js'
-import { ActionError, errorMessage } from '../errors.js'
+import { ActionError } from '../errors.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightCopy } from '../preflight.js'
 import { judgeDigests, tableSource, verifyContained } from '../verify/compare.js'
@@ -64,7 +64,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
           backup,
           writer
         })
-        const result = await backup.finish(pass.digest.summary())
+        const result = await finishBackup(ctx, backup, source.name, pass.digest.summary())
         report.phases = { copyMs: Date.now() - copyStarted }
         report.scanned = pass.scanned
         report.written = writer.stats.written
@@ -102,23 +102,18 @@ export async function runCopy(ctx: RunContext): Promise<void> {
             `The copy of '${source.name}' in '${target}' does not match (${report.differences?.length ?? 0} differing key(s) listed in the summary). Was the source written to during the copy?`
           )
         }
+        if (created) {
+          // TTL only now that the copy is proven: on during it, DynamoDB could have deleted
+          // expired items from the target before they were verified.
+          const note = await applyTimeToLive(ctx.clients.dynamodb, source, target)
+          if (note) (report.notes ??= []).push(note)
+        }
         report.status = 'verified'
         core.notice(
           `Copied ${pass.scanned} items ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
         )
       } finally {
         report.written = writer.stats.written
-        if (created) {
-          // TTL only now: on during the copy, it could delete expired items from the target
-          // before they are verified.
-          const note = await applyTimeToLive(ctx.clients.dynamodb, source, target).catch(
-            (error: unknown) => {
-              core.warning(`${target}: TTL could not be turned on: ${errorMessage(error)}`)
-              return `TTL could not be turned on: ${errorMessage(error)}`
-            }
-          )
-          if (note) (report.notes ??= []).push(note)
-        }
       }
     },
     { stopOnFailure: true }

@@ -13,7 +13,8 @@ import {
 } from '../dynamo/tables.js'
 import { KeyChecker, keyRulesOf } from '../dynamo/key-check.js'
 import { BatchWriter } from '../dynamo/write.js'
-import { ActionError, InputError, errorMessage } from '../errors.js'
+import { ActionError, errorMessage } from '../errors.js'
+import { Problems } from '../preflight.js'
 import { runPipeline } from '../pipeline.js'
 import type { DigestSummary, TablePair } from '../types.js'
 import { MAX_REPORTED_DIFFERENCES, judgeDigests, lookupIn } from '../verify/compare.js'
@@ -43,14 +44,10 @@ export function tableInfoFromBackup(stored: StoredTableDescription, name: string
 
 async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
   const { inputs } = ctx
-  const problems: string[] = []
-  const codes: string[] = []
-  const note = (code: string, message: string): void => {
-    codes.push(code)
-    problems.push(message)
-  }
+  const problems = new Problems()
   const plans: RestorePlan[] = []
   for (const pair of inputs.pairs) {
+    const note = (code: string, message: string): void => problems.add(code, message, pair)
     const target = pair.target ?? ''
     let backup: BackupSource
     try {
@@ -139,14 +136,7 @@ async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
     }
     plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked })
   }
-  if (problems.length > 0) {
-    throw new InputError(
-      codes[0] ?? 'restore.refused',
-      problems.length === 1
-        ? (problems[0] ?? '')
-        : `${problems.length} problems, nothing was written:\n${problems.map((p) => `- ${p}`).join('\n')}`
-    )
-  }
+  problems.throwIfAny(ctx)
   return plans
 }
 
@@ -255,23 +245,18 @@ export async function runRestore(ctx: RunContext): Promise<void> {
             `The restored table '${target}' does not match backup ${backup.location}.`
           )
         }
+        if (created && plan.backupTable) {
+          // TTL only now that the copy is proven: on during it, DynamoDB could have deleted
+          // expired items from the target before they were verified.
+          const note = await applyTimeToLive(ctx.clients.dynamodb, plan.backupTable, target)
+          if (note) report.notes.push(note)
+        }
         report.status = 'verified'
         core.notice(
           `Restored ${pass.scanned} items from ${backup.location} into ${target}; verified.`
         )
       } finally {
         report.written = writer.stats.written
-        if (created && plan.backupTable) {
-          // TTL only now, as in copy: on during the restore, it could delete expired items
-          // before they are verified.
-          const note = await applyTimeToLive(ctx.clients.dynamodb, plan.backupTable, target).catch(
-            (error: unknown) => {
-              core.warning(`${target}: TTL could not be turned on: ${errorMessage(error)}`)
-              return `TTL could not be turned on: ${errorMessage(error)}`
-            }
-          )
-          if (note) report.notes.push(note)
-        }
       }
     },
     { stopOnFailure: true }

@@ -66,3 +66,26 @@ export function formatDuration(ms: number): string {
   if (minutes < 60) return `${minutes}m ${seconds % 60}s`
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`
 }
+
+/**
+ * Waits for `work`, logging `line(elapsed)` every `intervalMs` meanwhile: a long step that
+ * counts no items (finishing a backup: the last upload, read-backs, manifests) still shows
+ * it is alive.
+ */
+export async function withHeartbeat<T>(
+  work: Promise<T>,
+  intervalMs: number,
+  log: (line: string) => void,
+  line: (elapsed: string) => string,
+  now: () => number = Date.now
+): Promise<T> {
+  if (intervalMs <= 0) return work
+  const started = now()
+  const timer = setInterval(() => log(line(formatDuration(now() - started))), intervalMs)
+  timer.unref()
+  try {
+    return await work
+  } finally {
+    clearInterval(timer)
+  }
+}
