@@ -2,7 +2,7 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import { findExports } from './backup/reader.js'
-import { openBackup, publishBackup } from './backup/run.js'
+import { finishBackup, openBackup, publishBackup } from './backup/run.js'
 import { joinKey } from './backup/s3.js'
 import { LocalStore, S3Store, type BackupStore } from './backup/store.js'
 import { keyAttributeNames, type TableInfo } from './dynamo/tables.js'
@@ -83,12 +83,31 @@ export async function checkSourceInTarget(
 /**
  * Where gate 3 looks for a backup: under backup-s3-uri when it is set (a folder on the
  * runner's disk does not outlive the job, so it cannot stand in for S3), else under
- * backup-dir (e.g. a workflow artifact downloaded there by an earlier step).
+ * backup-dir (e.g. a workflow artifact downloaded there by an earlier step), which is then
+ * uploaded as this run's artifact.
  */
 function backupStores(ctx: RunContext, table: string): BackupStore[] {
   const s3 = ctx.inputs.backupS3
   if (s3) return [new S3Store(ctx.clients.s3, s3.bucket, joinKey(s3.prefix, table))]
   return [new LocalStore(path.join(ctx.inputs.backupDir, table))]
+}
+
+/** A matching backup found under backup-dir, uploaded as this run's artifact. */
+async function publishLocalMatch(
+  ctx: RunContext,
+  table: string,
+  exportDir: string
+): Promise<string[]> {
+  const root = path.dirname(path.dirname(exportDir))
+  const files = (await new LocalStore(root).list()).map((f) => path.join(root, f))
+  return publishBackup(ctx, table, {
+    exportId: path.basename(exportDir),
+    itemCount: 0,
+    files: [],
+    locations: [root],
+    localDir: root,
+    localFiles: files
+  })
 }
 
 /**
@@ -102,6 +121,13 @@ export async function ensureBackup(
   source: TableInfo,
   current: ContentDigest
 ): Promise<string[]> {
+  if (!ctx.inputs.backupS3 && !ctx.inputs.backupArtifact) {
+    // A backup on the runner's disk alone is gone when the job ends: never enough to delete.
+    throw new GateError(
+      'gate.noBackup',
+      `'${source.name}' is not deleted without a backup that outlives this job, and no durable destination is set. Set 'backup-s3-uri' (a matching backup there is used, or a fresh one taken), or 'backup-artifact: true' (a matching backup under '${ctx.inputs.backupDir}', e.g. a downloaded artifact, is uploaded as this run's artifact, or a fresh one is).`
+    )
+  }
   for (const store of backupStores(ctx, source.name)) {
     let candidates
     try {
@@ -128,7 +154,8 @@ export async function ensureBackup(
           core.info(
             `Backup ${candidate.location} holds exactly the current content of '${source.name}'.`
           )
-          return [candidate.location]
+          if (ctx.inputs.backupS3) return [candidate.location]
+          return publishLocalMatch(ctx, source.name, candidate.location)
         }
         core.warning(
           `Backup ${candidate.location} does not read back as its manifest says; not used.`
@@ -140,19 +167,6 @@ export async function ensureBackup(
       }
     }
   }
-  if (!ctx.inputs.backupS3 && !ctx.inputs.backupArtifact) {
-    throw new GateError(
-      'gate.noBackup',
-      `No backup of the current content of '${source.name}' was found under ${backupStores(
-        ctx,
-        source.name
-      )
-        .map((s) => s.location)
-        .join(
-          ' or '
-        )}, and no backup destination is set to take one. Set 'backup-s3-uri' (or 'backup-artifact: true').`
-    )
-  }
   core.info(`No backup of the current content of '${source.name}' found; taking one now.`)
   const writer = await openBackup(ctx, source)
   const pass = await runPipeline(ctx, {
@@ -161,7 +175,7 @@ export async function ensureBackup(
     approximateItems: current.count,
     backup: writer
   })
-  const result = await writer.finish(pass.digest.summary())
+  const result = await finishBackup(ctx, writer, source.name, pass.digest.summary())
   if (pass.digest.digest !== current.digest || pass.digest.count !== current.count) {
     throw new GateError(
       'gate.sourceChanged',

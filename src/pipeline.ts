@@ -127,25 +127,37 @@ export async function runPipeline(
 }
 
 /**
- * Two passes at once (a source and its target, side by side). When one fails, the other
- * stops at its next page instead of scanning on, and the first failure is thrown.
+ * Passes at once (a source and its target side by side, or several sources). When one
+ * fails, the others stop at their next page instead of scanning on, and the first failure is
+ * thrown once all have stopped.
  */
+export async function runTogether(
+  ctx: RunContext,
+  passes: readonly PipelineOptions[]
+): Promise<PipelineResult[]> {
+  let failed = false
+  const results = await Promise.allSettled(
+    passes.map((options) =>
+      runPipeline(ctx, {
+        ...options,
+        shouldStop: () => failed || (options.shouldStop?.() ?? false)
+      }).catch((error: unknown) => {
+        failed = true
+        throw error
+      })
+    )
+  )
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failure) throw failure.reason
+  return results.map((r) => (r as PromiseFulfilledResult<PipelineResult>).value)
+}
+
+/** A source and its target side by side (see runTogether). */
 export async function runSideBySide(
   ctx: RunContext,
   first: PipelineOptions,
   second: PipelineOptions
 ): Promise<[PipelineResult, PipelineResult]> {
-  let failed = false
-  const run = (options: PipelineOptions) =>
-    runPipeline(ctx, {
-      ...options,
-      shouldStop: () => failed || (options.shouldStop?.() ?? false)
-    }).catch((error: unknown) => {
-      failed = true
-      throw error
-    })
-  const [a, b] = await Promise.allSettled([run(first), run(second)])
-  if (a.status === 'rejected') throw a.reason
-  if (b.status === 'rejected') throw b.reason
-  return [a.value, b.value]
+  const [a, b] = await runTogether(ctx, [first, second])
+  return [a as PipelineResult, b as PipelineResult]
 }

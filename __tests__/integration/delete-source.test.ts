@@ -14,7 +14,7 @@ import {
 import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
 import { listKeys } from '../support/backups.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
-import { runAction, type ActionResult } from '../support/action.js'
+import { FakeArtifacts, runAction, type ActionResult } from '../support/action.js'
 import {
   approval,
   protectedEnvironment,
@@ -70,6 +70,7 @@ interface RunOptions {
   inputs?: Record<string, string>
   oidc?: boolean
   env?: Record<string, string>
+  artifacts?: FakeArtifacts
 }
 
 async function deleteSource(
@@ -91,7 +92,10 @@ async function deleteSource(
       's3-endpoint': motoEndpoint(),
       ...options.inputs
     },
-    { env: { ...github.env({ oidc: options.oidc ?? true }), ...options.env } }
+    {
+      env: { ...github.env({ oidc: options.oidc ?? true }), ...options.env },
+      ...(options.artifacts ? { artifacts: options.artifacts } : {})
+    }
   )
 }
 
@@ -187,9 +191,35 @@ describe('delete-source', () => {
     ).toBe(true)
   })
 
-  it('uses a matching local backup (a downloaded artifact) when no S3 destination is set', async () => {
+  it("uploads a matching local backup (a downloaded artifact) as this run's artifact", async () => {
     const { source, target } = await copiedPair()
     const dir = mkdtempSync(path.join(tmpdir(), 'local-backups-'))
+    await runAction({
+      mode: 'backup',
+      tables: source,
+      'backup-dir': dir,
+      'dynamodb-endpoint': ddbEndpoint()
+    })
+    const artifacts = new FakeArtifacts()
+    const result = await deleteSource(source, target, {
+      inputs: { 'backup-s3-uri': '', 'backup-dir': dir, 'backup-artifact': 'true' },
+      artifacts
+    })
+    expect(result.report.error).toBeUndefined()
+    expect(await exists(source)).toBe(false)
+    const [local, artifact] = result.report.pairs[0]!.backupLocations
+    expect(local).toContain(dir)
+    expect(artifact).toMatch(/^artifact:dynamodb-backup-/)
+    // The matching backup itself was uploaded (no fresh backup was taken).
+    expect(artifacts.uploads).toHaveLength(1)
+    expect(artifacts.uploads[0]!.rootDirectory).toBe(local)
+    expect(artifacts.uploads[0]!.files.some((f) => f.endsWith('manifest-summary.json'))).toBe(true)
+  })
+
+  it('refuses a matching backup that is only on the runner disk, with no durable destination', async () => {
+    const { source, target } = await copiedPair()
+    const before = await canonicalContents(ddb, source)
+    const dir = mkdtempSync(path.join(tmpdir(), 'disk-only-'))
     await runAction({
       mode: 'backup',
       tables: source,
@@ -199,9 +229,8 @@ describe('delete-source', () => {
     const result = await deleteSource(source, target, {
       inputs: { 'backup-s3-uri': '', 'backup-dir': dir }
     })
-    expect(result.report.error).toBeUndefined()
-    expect(await exists(source)).toBe(false)
-    expect(result.report.pairs[0]!.backupLocations[0]).toContain(dir)
+    await expectRefused(result, source, 'gate.noBackup', before)
+    expect(result.report.error).toContain('backup that outlives this job')
   })
 
   it('passes without OIDC (no id-token permission), saying so', async () => {
@@ -373,10 +402,13 @@ describe('delete-source', () => {
     )
     writeFileSync(path.join(exportDir, readdirSync(exportDir)[0]!), 'not gzip')
     const before = await canonicalContents(ddb, source)
+    const failing = new FakeArtifacts()
+    failing.upload = () => Promise.reject(new Error('artifact service down'))
     const result = await deleteSource(source, target, {
-      inputs: { 'backup-s3-uri': '', 'backup-dir': dir }
+      inputs: { 'backup-s3-uri': '', 'backup-dir': dir, 'backup-artifact': 'true' },
+      artifacts: failing
     })
-    await expectRefused(result, source, 'gate.noBackup', before)
+    await expectRefused(result, source, 'backup.artifactFailed', before)
     expect(result.log).toContain('could not be read back')
   })
 

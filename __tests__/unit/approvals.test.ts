@@ -242,6 +242,16 @@ describe('approvals.ts', () => {
       )
     })
 
+    it('refuses a rejection whose environments cannot all be read, even beside an approval', () => {
+      const data = [
+        { state: 'approved', user: { login: 'alice' }, environments: [{ name: 'prod-delete' }] },
+        { state: 'rejected', user: { login: 'bob' }, environments: [{}], comment: 'no' }
+      ]
+      const error = gateError(() => checkReviews('prod-delete', RUN, data))
+      expect(error.code).toBe('gate.approvalsMalformed')
+      expect(error.message).toContain('a rejection names an environment that cannot be read')
+    })
+
     it('refuses an answer that is not a list, saying it is malformed', () => {
       for (const [data, what] of [
         [{ state: 'approved' }, 'an object'],

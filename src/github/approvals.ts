@@ -288,13 +288,18 @@ export function readReviews(runId: number, data: unknown): { reviews: Review[]; 
       ignored++
       continue
     }
+    const names = (entry.environments as unknown[]).map((e) =>
+      isRecord(e) ? text(e.name) : undefined
+    )
+    if (state === 'rejected' && names.some((name) => name === undefined)) {
+      // It might reject this environment: refuse rather than guess.
+      throw approvalsMalformed(runId, 'a rejection names an environment that cannot be read')
+    }
     reviews.push({
       state,
       login,
       comment: typeof entry.comment === 'string' ? entry.comment : '',
-      environments: (entry.environments as unknown[])
-        .map((e) => (isRecord(e) ? text(e.name) : undefined))
-        .filter((name): name is string => name !== undefined)
+      environments: names.filter((name): name is string => name !== undefined)
     })
   }
   return { reviews, ignored }

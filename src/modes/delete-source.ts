@@ -10,7 +10,7 @@ import {
   ensureBackup
 } from '../gates.js'
 import { approvalContextFromEnv, checkApproval } from '../github/approvals.js'
-import { runPipeline } from '../pipeline.js'
+import { runTogether } from '../pipeline.js'
 import type { DigestSummary, PairReport } from '../types.js'
 import { isRetryableAwsError, sleep as realSleep } from '../util/retry.js'
 
@@ -47,14 +47,13 @@ async function checkUnchanged(
   sources: readonly TableInfo[],
   proven: readonly DigestSummary[]
 ): Promise<void> {
-  const passes = await Promise.all(
-    sources.map((source) =>
-      runPipeline(ctx, {
-        table: source.name,
-        label: `last look at ${source.name}`,
-        approximateItems: source.description.ItemCount ?? 0
-      })
-    )
+  const passes = await runTogether(
+    ctx,
+    sources.map((source) => ({
+      table: source.name,
+      label: `last look at ${source.name}`,
+      approximateItems: source.description.ItemCount ?? 0
+    }))
   )
   const changed = sources.filter((source, i) => {
     const now = passes[i]?.digest
@@ -160,6 +159,8 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
     throw error
   }
 
+  // Every DeleteTable right after the last look, back to back; then wait for all to go.
+  // (Waiting for each before the next would leave the later sources writable, unwatched.)
   for (const [index, pair] of inputs.pairs.entries()) {
     const report = reports[index] as PairReport
     try {
@@ -171,6 +172,7 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
         later.status = 'skipped'
         later.error = 'not deleted: an earlier DeleteTable failed'
       }
+      await waitForDeleted(ctx, reports.slice(0, index))
       throw new ActionError(
         'delete.failed',
         `Deleting '${pair.source}' failed: ${errorMessage(error)}`,
@@ -178,16 +180,25 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
       )
     }
     report.status = 'deleted'
-    try {
-      await waitUntilGone(ctx, pair.source)
-      core.notice(
-        `Deleted '${pair.source}' (its items are in '${pair.target ?? ''}' and in ${report.backupLocations?.join(', ') ?? 'a backup'}).`
-      )
-    } catch (error) {
-      // DynamoDB accepted the DeleteTable: the table is going whatever this look says.
-      const note = `DeleteTable was accepted, but the table was not yet gone when the action stopped watching (${errorMessage(error)})`
-      ;(report.notes ??= []).push(note)
-      core.warning(`'${pair.source}': ${note}.`)
-    }
   }
+  await waitForDeleted(ctx, reports)
+}
+
+/** Waits until the deleted sources are gone; a look that fails only adds a note. */
+async function waitForDeleted(ctx: RunContext, reports: readonly PairReport[]): Promise<void> {
+  await Promise.all(
+    reports.map(async (report) => {
+      try {
+        await waitUntilGone(ctx, report.source)
+        core.notice(
+          `Deleted '${report.source}' (its items are in '${report.target ?? ''}' and in ${report.backupLocations?.join(', ') ?? 'a backup'}).`
+        )
+      } catch (error) {
+        // DynamoDB accepted the DeleteTable: the table is going whatever this look says.
+        const note = `DeleteTable was accepted, but the table was not yet gone when the action stopped watching (${errorMessage(error)})`
+        ;(report.notes ??= []).push(note)
+        core.warning(`'${report.source}': ${note}.`)
+      }
+    })
+  )
 }
