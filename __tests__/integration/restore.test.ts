@@ -284,6 +284,22 @@ describe('restore', () => {
       /holds 1 items, but its Count says 2/
     ],
     [
+      'a file whose Count is not a number',
+      () => ({ Items: [toJsonItem(sizedItem('a', 1))], Count: '1' }),
+      /'Count' is not a number/
+    ],
+    [
+      'a file with two Items arrays',
+      () =>
+        `{"Items": [], "Count": 0, "Items": ${JSON.stringify([toJsonItem(sizedItem('a', 1))])}}`,
+      /more than one 'Items' array/
+    ],
+    [
+      'a file with an empty set, which DynamoDB would reject mid-write',
+      () => ({ Items: [{ ...toJsonItem(sizedItem('a', 1)), tags: { SS: [] } }], Count: 1 }),
+      /an empty set at Items\[0\]\.tags/
+    ],
+    [
       'a scan cut short by --max-items (NextToken)',
       () => ({ Items: [toJsonItem(sizedItem('a', 1))], Count: 1, NextToken: 'eyJ4Ijo' }),
       /only part of a scan .*NextToken/
@@ -301,7 +317,8 @@ describe('restore', () => {
 
   it.each(badScanFiles)('refuses %s and writes nothing', async (_label, content, message) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'bad-scan-')), 'scan.json')
-    writeFileSync(file, JSON.stringify(content()))
+    const body = content()
+    writeFileSync(file, typeof body === 'string' ? body : JSON.stringify(body))
     const target = uniqueName('not-from-bad-scan')
     await createTable(ddb, indexedDefinition(target))
     const result = await restore(file, target)

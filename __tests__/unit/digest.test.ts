@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
 import { createPrng } from '../support/fault-proxy.js'
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import {
@@ -474,6 +475,29 @@ describe('digest.ts', () => {
   })
 
   describe('ContentDigest', () => {
+    it("is the sum of the items' SHA-256 values modulo 2^256, as backups since v0.1 record it", () => {
+      const rng = random(7)
+      const list = [...Array.from({ length: 500 }, () => generateItem(rng)), everyTypeItem('x')]
+      let sum = 0n
+      const byBucket = new Map<number, bigint>()
+      for (const item of list) {
+        const hex = createHash('sha256').update(canonicalItem(item)).digest('hex')
+        sum = (sum + BigInt(`0x${hex}`)) % 2n ** 256n
+        const bucket = parseInt(hex.slice(0, 2), 16)
+        byBucket.set(bucket, ((byBucket.get(bucket) ?? 0n) + BigInt(`0x${hex}`)) % 2n ** 256n)
+      }
+      const digest = new ContentDigest()
+      for (const item of list) digest.add(item)
+      expect(digest.digest).toBe(`sha256-sum:${sum.toString(16).padStart(64, '0')}`)
+      expect(digest.count).toBe(list.length)
+      // A digest missing one item differs in exactly that item's bucket.
+      const fewer = new ContentDigest()
+      for (const item of list.slice(1)) fewer.add(item)
+      const firstBucket = createHash('sha256').update(canonicalItem(list[0]!)).digest()[0]!
+      expect([...digest.differingBuckets(fewer)]).toEqual([firstBucket])
+      expect(byBucket.size).toBeGreaterThan(100)
+    })
+
     const rng = random(99)
     const items = [
       ...Array.from({ length: 80 }, () => generateItem(rng)),

@@ -21,6 +21,38 @@ describe('format.ts', () => {
     }
   })
 
+  it('refuses what DynamoDB would reject mid-restore: bad numbers, empty or repeating sets', () => {
+    const bad: [unknown, string][] = [
+      [{ N: 'abc' }, 'not a number'],
+      [{ N: '1e' }, 'not a number'],
+      [{ N: '1'.repeat(39) }, 'more than 38 significant digits'],
+      [{ N: '1E-131' }, "out of DynamoDB's range"],
+      [{ N: '1E126' }, "out of DynamoDB's range"],
+      [{ SS: [] }, 'an empty set'],
+      [{ SS: ['a', 'a'] }, 'a set with a repeated member'],
+      [{ NS: ['1', '1.0'] }, 'a set with a repeated member'],
+      [{ NS: ['1', 'x'] }, 'not a number'],
+      [{ BS: [] }, 'an empty set'],
+      [{ BS: ['AP8=', 'AP8='] }, 'a set with a repeated member']
+    ]
+    for (const [value, why] of bad) {
+      expect(() => fromJsonItem({ attr: value })).toThrow(`${why} at item.attr`)
+    }
+    for (const n of [
+      '0',
+      '-0',
+      '1E-130',
+      '9.9999999999999999999999999999999999999E+125',
+      '1'.repeat(38),
+      '100000000000000000000000000000000000000000',
+      '.5',
+      '5.',
+      '+3'
+    ]) {
+      expect(fromJsonItem({ n: { N: n } })).toEqual({ n: { N: n } })
+    }
+  })
+
   it('refuses base64 that Buffer would silently mangle, and NULL other than true', () => {
     expect(() => fromJsonItem({ b: { B: 'AP8' } })).toThrow('item.b')
     expect(() => fromJsonItem({ b: { B: 'A P8=' } })).toThrow('item.b')

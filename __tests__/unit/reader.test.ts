@@ -78,6 +78,27 @@ describe('reader.ts', () => {
     })
   })
 
+  it('reports a bad line as itself, not as the pipeline torn down after it', async () => {
+    const root = exportFolder(10)
+    const data = path.join(root, 'AWSDynamoDB', '01700000000000-abcd1234', 'data', 'part.json.gz')
+    writeFileSync(data, gzipSync(`${itemLine({ pk: { S: 'a' } })}{"Item":{"pk":{"X":1}}}\n`))
+    const [backup] = await findExports(new LocalStore(root))
+    await expect(backup!.read(async () => undefined)).rejects.toMatchObject({
+      code: 'backup.corrupt',
+      message: expect.stringMatching(/line 2 is not a DynamoDB JSON item/)
+    })
+  })
+
+  it('passes a failure of the consumer of pages through unchanged', async () => {
+    const [backup] = await findExports(new LocalStore(exportFolder(1200)))
+    const failure = new Error('the target rejected a write')
+    await expect(
+      backup!.read(async () => {
+        throw failure
+      })
+    ).rejects.toBe(failure)
+  })
+
   it('names one export by its folder, with or without the manifest or a slash', () => {
     for (const location of [
       's3b/prefix/t/run/AWSDynamoDB/0170-ab',

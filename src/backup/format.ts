@@ -1,5 +1,6 @@
 import type { AttributeValue, TableDescription } from '@aws-sdk/client-dynamodb'
 import type { DigestSummary, Item } from '../types.js'
+import { normalizeNumber } from '../verify/digest.js'
 
 /**
  * DynamoDB JSON, as DynamoDB's export to S3 and `aws dynamodb scan` write it: the
@@ -44,8 +45,8 @@ export function toJsonItem(item: Item): JsonItem {
   )
 }
 
-function fail(where: string): never {
-  throw new Error(`not a DynamoDB JSON attribute value at ${where}`)
+function fail(where: string, what = 'not a DynamoDB JSON attribute value'): never {
+  throw new Error(`${what} at ${where}`)
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -61,6 +62,30 @@ function stringList(value: unknown, where: string): string[] {
   return value
 }
 
+/** A set as DynamoDB takes it: not empty, no member twice (by `identity`). */
+function setMembers(value: unknown, where: string, identity: (member: string) => string): string[] {
+  const members = stringList(value, where)
+  if (members.length === 0) fail(where, 'an empty set')
+  if (new Set(members.map(identity)).size !== members.length)
+    fail(where, 'a set with a repeated member')
+  return members
+}
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+
+/** A number as DynamoDB takes it: up to 38 significant digits, magnitude 1E-130 to <1E126. */
+function numberText(value: unknown, where: string): string {
+  if (typeof value !== 'string' || !NUMBER.test(value)) fail(where, 'not a number')
+  const canonical = normalizeNumber(value)
+  if (canonical !== '0') {
+    const [digits = '', exponent = '0'] = canonical.replace(/^-/, '').split('e')
+    const magnitude = Number(exponent) + digits.length - 1
+    if (digits.length > 38) fail(where, 'a number of more than 38 significant digits')
+    if (magnitude < -130 || magnitude > 125) fail(where, "a number out of DynamoDB's range")
+  }
+  return value
+}
+
 /** Parses one DynamoDB JSON value; `where` names the attribute path for error messages only. */
 export function fromJsonValue(value: unknown, where: string): AttributeValue {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where)
@@ -72,8 +97,7 @@ export function fromJsonValue(value: unknown, where: string): AttributeValue {
       if (typeof inner !== 'string') fail(where)
       return { S: inner }
     case 'N':
-      if (typeof inner !== 'string') fail(where)
-      return { N: inner }
+      return { N: numberText(inner, where) }
     case 'B':
       return { B: fromBase64(inner, where) }
     case 'BOOL':
@@ -83,11 +107,15 @@ export function fromJsonValue(value: unknown, where: string): AttributeValue {
       if (inner !== true) fail(where)
       return { NULL: true }
     case 'SS':
-      return { SS: stringList(inner, where) }
+      return { SS: setMembers(inner, where, (m) => m) }
     case 'NS':
-      return { NS: stringList(inner, where) }
-    case 'BS':
-      return { BS: stringList(inner, where).map((b) => fromBase64(b, where)) }
+      return {
+        NS: setMembers(inner, where, (m) => normalizeNumber(numberText(m, where)))
+      }
+    case 'BS': {
+      const members = setMembers(inner, where, (m) => toBase64(fromBase64(m, where)))
+      return { BS: members.map((b) => fromBase64(b, where)) }
+    }
     case 'L':
       if (!Array.isArray(inner)) fail(where)
       return { L: inner.map((v, i) => fromJsonValue(v, `${where}[${i}]`)) }

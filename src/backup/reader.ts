@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import * as core from '@actions/core'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
@@ -9,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { parser } from 'stream-json'
 import { pick } from 'stream-json/filters/pick.js'
 import { streamArray } from 'stream-json/streamers/stream-array.js'
-import { ActionError, InputError, errorMessage } from '../errors.js'
+import { ActionError, InputError, errorMessage, toError } from '../errors.js'
 import { parseS3Uri } from '../inputs.js'
 import type { DigestSummary, Item } from '../types.js'
 import {
@@ -112,6 +113,29 @@ function eachLine(onLine: (line: string) => Promise<void>) {
   }
 }
 
+/**
+ * Wraps the consuming last stage of a pipeline so that its own failure (a bad line, onPage
+ * failing) is the one reported: when it throws, the earlier stages are torn down and the
+ * pipeline may reject with their "operation was aborted" instead.
+ */
+function consumer<S>(sink: (source: S) => Promise<void>): {
+  sink: (source: S) => Promise<void>
+  failure: () => unknown
+} {
+  let failure: unknown
+  return {
+    sink: async (source) => {
+      try {
+        await sink(source)
+      } catch (error) {
+        failure ??= error
+        throw error
+      }
+    },
+    failure: () => failure
+  }
+}
+
 /** Reads JSON lines `{"Item":{...}}` (gzip-compressed or not) from one stream, in pages. */
 async function readJsonLines(
   body: Readable,
@@ -144,8 +168,13 @@ async function readJsonLines(
       await onPage(full)
     }
   }
-  if (gzip) await pipeline(body, hash, createGunzip(), eachLine(onLine))
-  else await pipeline(body, hash, eachLine(onLine))
+  const lines = consumer(eachLine(onLine))
+  try {
+    if (gzip) await pipeline(body, hash, createGunzip(), lines.sink)
+    else await pipeline(body, hash, lines.sink)
+  } catch (error) {
+    throw lines.failure() ?? error
+  }
   if (page.length > 0) await onPage(page)
   return count
 }
@@ -186,11 +215,21 @@ async function openExport(
         const key = resolveDataKey(base, entry.dataFileS3Key)
         const hash = hashing()
         let count: number
+        // A failure of whoever takes the pages (the target's writer) is theirs, not damage.
+        let pageFailure: unknown
+        const pages = async (items: Item[]): Promise<void> => {
+          try {
+            await onPage(items)
+          } catch (error) {
+            pageFailure = error
+            throw error
+          }
+        }
         try {
           const body = await store.open(key)
-          count = await readJsonLines(body, hash.stream, key.endsWith('.gz'), onPage, key)
+          count = await readJsonLines(body, hash.stream, key.endsWith('.gz'), pages, key)
         } catch (error) {
-          if (error instanceof ActionError) throw error
+          if (error instanceof ActionError || error === pageFailure) throw error
           throw corrupt(location, `data file ${key} cannot be read (${errorMessage(error)})`)
         }
         const actual = hash.result()
@@ -233,11 +272,18 @@ async function openExport(
   return source
 }
 
-/** Every export (manifest-summary.json) under a store, newest folder name first. */
-export async function findExports(store: BackupStore): Promise<BackupSource[]> {
+/**
+ * Every export (manifest-summary.json) under a store, newest folder name first; only the one
+ * with `exportId` when given (the others are not opened, so a broken one does not matter).
+ */
+export async function findExports(store: BackupStore, exportId?: string): Promise<BackupSource[]> {
   const files = await store.list()
   const summaries = files
     .filter((f) => f.endsWith('manifest-summary.json') && f.includes(`${EXPORT_ROOT}/`))
+    .filter(
+      (f) =>
+        exportId === undefined || f.endsWith(`${EXPORT_ROOT}/${exportId}/manifest-summary.json`)
+    )
     .sort()
     .reverse()
   const sources: BackupSource[] = []
@@ -248,8 +294,11 @@ export async function findExports(store: BackupStore): Promise<BackupSource[]> {
 /** What the top level of an `aws dynamodb scan` file says about itself, besides `Items`. */
 interface ScanFileFacts {
   topLevel: 'object' | 'other' | 'none'
-  hasItems: boolean
+  /** How many `Items` arrays the top level holds (JSON.parse would keep only the last). */
+  itemsArrays: number
+  /** NaN when `Count` is there but not a number. */
   count?: number
+  scannedCount?: number
   /** Keys that mark a scan cut short: `NextToken` (--max-items), `LastEvaluatedKey` (--no-paginate). */
   continuation: string[]
 }
@@ -272,8 +321,11 @@ function scanFileWatcher(facts: ScanFileFacts): Transform {
       if (depth === 1 && token.name === 'keyValue') {
         key = String(token.value)
       } else if (depth === 1 && key !== undefined && (opens || token.name.endsWith('Value'))) {
-        if (key === 'Items' && token.name === 'startArray') facts.hasItems = true
-        if (key === 'Count' && token.name === 'numberValue') facts.count = Number(token.value)
+        if (key === 'Items' && token.name === 'startArray') facts.itemsArrays++
+        if (key === 'Count')
+          facts.count = token.name === 'numberValue' ? Number(token.value) : Number.NaN
+        if (key === 'ScannedCount' && token.name === 'numberValue')
+          facts.scannedCount = Number(token.value)
         if (key === 'NextToken' || key === 'LastEvaluatedKey') facts.continuation.push(key)
         key = undefined
       }
@@ -284,14 +336,19 @@ function scanFileWatcher(facts: ScanFileFacts): Transform {
   })
 }
 
-function scanJsonSource(location: string, open: () => Promise<Readable>): BackupSource {
+function scanJsonSource(
+  location: string,
+  open: () => Promise<Readable>,
+  warn: (message: string) => void = (message) => core.warning(message)
+): BackupSource {
+  let warned = false
   const notScan = (why: string): ActionError =>
     corrupt(location, `it is not the JSON of 'aws dynamodb scan --output json': ${why}`)
   return {
     kind: 'scan-json',
     location,
     read: async (onPage) => {
-      const facts: ScanFileFacts = { topLevel: 'none', hasItems: false, continuation: [] }
+      const facts: ScanFileFacts = { topLevel: 'none', itemsArrays: 0, continuation: [] }
       let count = 0
       let page: Item[] = []
       const collect = async (elements: AsyncIterable<{ key: number; value: unknown }>) => {
@@ -311,6 +368,7 @@ function scanJsonSource(location: string, open: () => Promise<Readable>): Backup
           }
         }
       }
+      const items = consumer(collect)
       try {
         await pipeline(
           await open(),
@@ -318,14 +376,20 @@ function scanJsonSource(location: string, open: () => Promise<Readable>): Backup
           scanFileWatcher(facts),
           pick.asStream({ filter: 'Items' }),
           streamArray.asStream(),
-          collect
+          items.sink
         )
-      } catch (error) {
-        if (error instanceof ActionError) throw error
-        throw notScan(errorMessage(error))
+      } catch (caught) {
+        // The consumer's own failures (a bad item, the target's writer) stand as they are;
+        // what the parser throws means the file is not a scan.
+        const failure = items.failure()
+        if (failure !== undefined) throw toError(failure)
+        if (caught instanceof ActionError) throw caught
+        throw notScan(errorMessage(caught))
       }
       if (facts.topLevel !== 'object') throw notScan('its top level is not a JSON object')
-      if (!facts.hasItems) throw notScan("it has no 'Items' array")
+      if (facts.itemsArrays === 0) throw notScan("it has no 'Items' array")
+      if (facts.itemsArrays > 1) throw notScan("it has more than one 'Items' array")
+      if (Number.isNaN(facts.count)) throw notScan("its 'Count' is not a number")
       if (facts.continuation.length > 0) {
         throw corrupt(
           location,
@@ -334,6 +398,12 @@ function scanJsonSource(location: string, open: () => Promise<Readable>): Backup
       }
       if (facts.count !== undefined && facts.count !== count) {
         throw corrupt(location, `it holds ${count} items, but its Count says ${facts.count}`)
+      }
+      if (facts.scannedCount !== undefined && facts.scannedCount !== count && !warned) {
+        warned = true
+        warn(
+          `${location} holds ${count} of the ${facts.scannedCount} items its scan read: it was taken with a filter, so it restores only those.`
+        )
       }
       if (page.length > 0) await onPage(page)
       return count
@@ -382,7 +452,8 @@ export function splitExportPath(location: string): { root: string; exportId?: st
     location
   )
   if (!match) return { root: location.replace(/\/+$/, '') }
-  return { root: match[1] ?? '', exportId: match[2] ?? '' }
+  const root = match[1] === '' && location.startsWith('/') ? '/' : (match[1] ?? '')
+  return { root, exportId: match[2] ?? '' }
 }
 
 async function singleExport(
@@ -392,9 +463,7 @@ async function singleExport(
 ): Promise<BackupSource> {
   let exports: BackupSource[]
   try {
-    exports = (await findExports(store)).filter(
-      (e) => exportId === undefined || e.exportId === exportId
-    )
+    exports = await findExports(store, exportId)
   } catch (error) {
     if (error instanceof ActionError) throw error
     throw new InputError(
