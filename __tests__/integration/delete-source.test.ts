@@ -99,6 +99,18 @@ async function deleteSource(
   )
 }
 
+/** A backup of `source` on the runner's disk only, as a backup step without S3 leaves it. */
+async function localBackup(source: string): Promise<{ dir: string; backup: ActionResult }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'local-backup-'))
+  const backup = await runAction({
+    mode: 'backup',
+    tables: source,
+    'backup-dir': dir,
+    'dynamodb-endpoint': ddbEndpoint()
+  })
+  return { dir, backup }
+}
+
 async function exists(table: string): Promise<boolean> {
   return ddb.send(new DescribeTableCommand({ TableName: table })).then(
     () => true,
@@ -193,13 +205,7 @@ describe('delete-source', () => {
 
   it("uploads a matching local backup (a downloaded artifact) as this run's artifact", async () => {
     const { source, target } = await copiedPair()
-    const dir = mkdtempSync(path.join(tmpdir(), 'local-backups-'))
-    await runAction({
-      mode: 'backup',
-      tables: source,
-      'backup-dir': dir,
-      'dynamodb-endpoint': ddbEndpoint()
-    })
+    const { dir } = await localBackup(source)
     const artifacts = new FakeArtifacts()
     const result = await deleteSource(source, target, {
       inputs: { 'backup-s3-uri': '', 'backup-dir': dir, 'backup-artifact': 'true' },
@@ -219,13 +225,7 @@ describe('delete-source', () => {
   it('refuses a matching backup that is only on the runner disk, with no durable destination', async () => {
     const { source, target } = await copiedPair()
     const before = await canonicalContents(ddb, source)
-    const dir = mkdtempSync(path.join(tmpdir(), 'disk-only-'))
-    await runAction({
-      mode: 'backup',
-      tables: source,
-      'backup-dir': dir,
-      'dynamodb-endpoint': ddbEndpoint()
-    })
+    const { dir } = await localBackup(source)
     const result = await deleteSource(source, target, {
       inputs: { 'backup-s3-uri': '', 'backup-dir': dir }
     })
@@ -385,13 +385,7 @@ describe('delete-source', () => {
 
   it('does not use a damaged backup, and refuses when it cannot take another', async () => {
     const { source, target } = await copiedPair()
-    const dir = mkdtempSync(path.join(tmpdir(), 'damaged-'))
-    const backup = await runAction({
-      mode: 'backup',
-      tables: source,
-      'backup-dir': dir,
-      'dynamodb-endpoint': ddbEndpoint()
-    })
+    const { dir, backup } = await localBackup(source)
     const { readdirSync } = await import('node:fs')
     const folder = backup.report.pairs[0]!.backupLocations[0]!
     const exportDir = path.join(
@@ -470,13 +464,7 @@ describe('delete-source', () => {
 
   it('does not count a backup on the runner disk when backup-s3-uri is set: it takes one in S3', async () => {
     const { source, target } = await copiedPair()
-    const dir = mkdtempSync(path.join(tmpdir(), 'local-only-'))
-    await runAction({
-      mode: 'backup',
-      tables: source,
-      'backup-dir': dir,
-      'dynamodb-endpoint': ddbEndpoint()
-    })
+    const { dir } = await localBackup(source)
     const prefix = uniqueName('fresh')
     const result = await deleteSource(source, target, {
       inputs: { 'backup-dir': dir, 'backup-s3-uri': `s3://${bucket}/${prefix}` }
