@@ -35,6 +35,18 @@ const report: Report = {
 }
 
 describe('summary.ts', () => {
+  it("keeps a refusal's one-problem-a-line list on separate lines, escaped", () => {
+    const html = renderSummary({
+      mode: 'copy',
+      pairs: [],
+      error:
+        "2 problems, nothing was written:\n- Target 'a<b>' holds items.\n- No backup destination."
+    })
+    expect(html).toContain(
+      '<b>Error:</b> 2 problems, nothing was written:<br>- Target &#39;a&lt;b&gt;&#39; holds items.<br>- No backup destination.'
+    )
+  })
+
   it('escapes HTML in names, keys and messages', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
       '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;'

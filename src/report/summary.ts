@@ -131,7 +131,10 @@ function auditContext(env: NodeJS.ProcessEnv = process.env): string {
 export function renderSummary(report: Report): string {
   const failed = report.error !== undefined
   const heading = `<h2>DynamoDB table mover: ${escapeHtml(report.mode)} ${failed ? '❌ failed' : '✅ succeeded'}</h2>`
-  const error = report.error ? `<p><b>Error:</b> ${escapeHtml(report.error)}</p>` : ''
+  // Line breaks kept: a refusal lists one problem a line, and HTML would run them together.
+  const error = report.error
+    ? `<p><b>Error:</b> ${escapeHtml(report.error).replace(/\n/g, '<br>')}</p>`
+    : ''
   const gates = report.gates?.length
     ? `<h3>Gates (audit record)</h3><table><tr><th>gate</th><th>result</th><th>detail</th></tr>${report.gates
         .map(
