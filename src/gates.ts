@@ -10,6 +10,7 @@ import { GateError, errorMessage } from './errors.js'
 import { runPipeline } from './pipeline.js'
 import type { ContentDigest } from './verify/digest.js'
 import { MAX_REPORTED_DIFFERENCES, lookupIn } from './verify/compare.js'
+import { itemCount } from './util/progress.js'
 
 /** Gate 2: `confirm-delete` names exactly the source tables, no more, no fewer. */
 export function checkConfirmList(confirm: readonly string[], sources: readonly string[]): void {
@@ -179,7 +180,7 @@ export async function ensureBackup(
   if (pass.digest.digest !== current.digest || pass.digest.count !== current.count) {
     throw new GateError(
       'gate.sourceChanged',
-      `'${source.name}' changed while it was being checked (${current.count} items, then ${pass.digest.count}); something still writes to it. Stop the writers, then run again.`
+      `'${source.name}' changed while it was being checked (${itemCount(current.count)}, then ${pass.digest.count}); something still writes to it. Stop the writers, then run again.`
     )
   }
   return publishBackup(ctx, source.name, result)

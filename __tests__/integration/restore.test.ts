@@ -281,7 +281,7 @@ describe('restore', () => {
     [
       'a file whose Count is larger than its items',
       () => ({ Items: [toJsonItem(sizedItem('a', 1))], Count: 2, ScannedCount: 2 }),
-      /holds 1 items, but its Count says 2/
+      /holds 1 item, but its Count says 2/
     ],
     [
       'a file whose Count is not a number',

@@ -2,7 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals'
 import { checkConfirmList, checkDeletionProtection } from '../../src/gates.js'
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb'
 import { decodeJwtClaims } from '../../src/github/approvals.js'
-import { Progress, formatDuration, withHeartbeat } from '../../src/util/progress.js'
+import { Progress, formatDuration, itemCount, withHeartbeat } from '../../src/util/progress.js'
 import { backoffDelay, isRetryableAwsError } from '../../src/util/retry.js'
 import type { TableInfo } from '../../src/dynamo/tables.js'
 
@@ -146,5 +146,9 @@ describe('progress.ts and retry.ts', () => {
     } finally {
       jest.useRealTimers()
     }
+  })
+
+  it('counts items in words', () => {
+    expect([0, 1, 2, 3000].map(itemCount)).toEqual(['0 items', '1 item', '2 items', '3,000 items'])
   })
 })

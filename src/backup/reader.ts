@@ -22,6 +22,7 @@ import {
   type StoredTableDescription
 } from './format.js'
 import { LocalStore, S3Store, type BackupStore } from './store.js'
+import { itemCount } from '../util/progress.js'
 
 /** Items handed on at a time while reading a backup. */
 const PAGE_ITEMS = 500
@@ -245,13 +246,16 @@ async function openExport(
         if (entry.itemCount !== undefined && entry.itemCount !== count) {
           throw corrupt(
             location,
-            `data file ${key} holds ${count} items, its manifest says ${entry.itemCount}`
+            `data file ${key} holds ${itemCount(count)}, its manifest says ${entry.itemCount}`
           )
         }
         total += count
       }
       if (summary.itemCount !== undefined && summary.itemCount !== total) {
-        throw corrupt(location, `it holds ${total} items, its manifest says ${summary.itemCount}`)
+        throw corrupt(
+          location,
+          `it holds ${itemCount(total)}, its manifest says ${summary.itemCount}`
+        )
       }
       return total
     }
@@ -397,7 +401,7 @@ function scanJsonSource(
         )
       }
       if (facts.count !== undefined && facts.count !== count) {
-        throw corrupt(location, `it holds ${count} items, but its Count says ${facts.count}`)
+        throw corrupt(location, `it holds ${itemCount(count)}, but its Count says ${facts.count}`)
       }
       if (facts.scannedCount !== undefined && facts.scannedCount !== count && !warned) {
         warned = true

@@ -4,6 +4,7 @@ import { finishBackup, openBackup, publishBackup } from '../backup/run.js'
 import { runPipeline } from '../pipeline.js'
 import { preflightBackup } from '../preflight.js'
 import { forEachPair } from './pairs.js'
+import { itemCount } from '../util/progress.js'
 
 /** backup: one parallel scan of each source into an export-layout backup, read back. */
 export async function runBackup(ctx: RunContext): Promise<void> {
@@ -26,7 +27,7 @@ export async function runBackup(ctx: RunContext): Promise<void> {
       report.backupLocations = await publishBackup(ctx, source.name, result)
       report.status = 'backed-up'
       core.notice(
-        `Backed up ${pass.scanned} items of '${source.name}' to ${report.backupLocations.join(', ')}`
+        `Backed up ${itemCount(pass.scanned)} of '${source.name}' to ${report.backupLocations.join(', ')}`
       )
     },
     { stopOnFailure: false }

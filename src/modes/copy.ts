@@ -13,6 +13,7 @@ import { runPipeline } from '../pipeline.js'
 import { preflightCopy } from '../preflight.js'
 import { judgeDigests, tableSource, verifyContained } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
+import { itemCount } from '../util/progress.js'
 
 /**
  * copy: for each pair, ONE pass over the source feeds the backup and the target's writer,
@@ -110,7 +111,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         }
         report.status = 'verified'
         core.notice(
-          `Copied ${pass.scanned} items ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
+          `Copied ${itemCount(pass.scanned)} ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
         )
       } finally {
         report.written = writer.stats.written

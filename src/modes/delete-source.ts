@@ -13,6 +13,7 @@ import { approvalContextFromEnv, checkApproval } from '../github/approvals.js'
 import { runTogether } from '../pipeline.js'
 import type { DigestSummary, PairReport } from '../types.js'
 import { isRetryableAwsError, sleep as realSleep } from '../util/retry.js'
+import { itemCount } from '../util/progress.js'
 
 function gate(ctx: RunContext, name: string, detail: string): void {
   ;(ctx.report.gates ??= []).push({ gate: name, passed: true, detail })
@@ -136,7 +137,7 @@ export async function runDeleteSource(ctx: RunContext): Promise<void> {
       gate(
         ctx,
         `in target: ${source.name}`,
-        `all ${contained.checked} items found unchanged in '${target}'`
+        `all ${itemCount(contained.checked)} found unchanged in '${target}'`
       )
       report.backupLocations = await ensureBackup(ctx, source, contained.digest)
       gate(ctx, `backup: ${source.name}`, report.backupLocations.join(', '))

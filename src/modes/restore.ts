@@ -19,6 +19,7 @@ import { runPipeline } from '../pipeline.js'
 import type { DigestSummary, TablePair } from '../types.js'
 import { MAX_REPORTED_DIFFERENCES, judgeDigests, lookupIn } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
+import { itemCount } from '../util/progress.js'
 
 interface RestorePlan {
   pair: TablePair
@@ -130,7 +131,7 @@ async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
     ) {
       note(
         'backup.corrupt',
-        `Backup ${backup.location} holds ${checked.count} items whose digest does not match its manifest (${backup.digest.count} items); it is damaged or not the backup its manifest describes.`
+        `Backup ${backup.location} holds ${itemCount(checked.count)} whose digest does not match its manifest (${itemCount(backup.digest.count)}); it is damaged or not the backup its manifest describes.`
       )
       continue
     }
@@ -253,7 +254,7 @@ export async function runRestore(ctx: RunContext): Promise<void> {
         }
         report.status = 'verified'
         core.notice(
-          `Restored ${pass.scanned} items from ${backup.location} into ${target}; verified.`
+          `Restored ${itemCount(pass.scanned)} from ${backup.location} into ${target}; verified.`
         )
       } finally {
         report.written = writer.stats.written

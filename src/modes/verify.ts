@@ -5,6 +5,7 @@ import { runSideBySide } from '../pipeline.js'
 import { preflightVerify } from '../preflight.js'
 import { judgeDigests, tableSource } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
+import { itemCount } from '../util/progress.js'
 
 /** verify: scans source and target side by side; equal count and content digest, or a list of differing keys. */
 export async function runVerify(ctx: RunContext): Promise<void> {
@@ -39,12 +40,12 @@ export async function runVerify(ctx: RunContext): Promise<void> {
         report.status = 'mismatch'
         throw new ActionError(
           'verify.mismatch',
-          `'${source.name}' (${sourcePass.digest.count} items) and '${target.name}' (${targetPass.digest.count} items) differ; ${report.differences?.length ?? 0} differing key(s) are listed in the summary.`
+          `'${source.name}' (${itemCount(sourcePass.digest.count)}) and '${target.name}' (${itemCount(targetPass.digest.count)}) differ; ${report.differences?.length ?? 0} differing key(s) are listed in the summary.`
         )
       }
       report.status = 'verified'
       core.notice(
-        `'${source.name}' and '${target.name}' hold the same ${sourcePass.digest.count} items.`
+        `'${source.name}' and '${target.name}' hold the same ${itemCount(sourcePass.digest.count)}.`
       )
     },
     { stopOnFailure: false }

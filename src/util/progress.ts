@@ -89,3 +89,8 @@ export async function withHeartbeat<T>(
     clearInterval(timer)
   }
 }
+
+/** "1 item", "3,000 items": a count of items for messages. */
+export function itemCount(n: number): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? 'item' : 'items'}`
+}
