@@ -101,14 +101,7 @@ async function publishLocalMatch(
 ): Promise<string[]> {
   const root = path.dirname(path.dirname(exportDir))
   const files = (await new LocalStore(root).list()).map((f) => path.join(root, f))
-  return publishBackup(ctx, table, {
-    exportId: path.basename(exportDir),
-    itemCount: 0,
-    files: [],
-    locations: [root],
-    localDir: root,
-    localFiles: files
-  })
+  return publishBackup(ctx, table, { locations: [root], localDir: root, localFiles: files })
 }
 
 /**
@@ -180,7 +173,7 @@ export async function ensureBackup(
   if (pass.digest.digest !== current.digest || pass.digest.count !== current.count) {
     throw new GateError(
       'gate.sourceChanged',
-      `'${source.name}' changed while it was being checked (${itemCount(current.count)}, then ${pass.digest.count}); something still writes to it. Stop the writers, then run again.`
+      `'${source.name}' changed while it was being checked (${itemCount(current.count)}, then ${itemCount(pass.digest.count)}); something still writes to it. Stop the writers, then run again.`
     )
   }
   return publishBackup(ctx, source.name, result)

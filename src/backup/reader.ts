@@ -137,13 +137,18 @@ function consumer<S>(sink: (source: S) => Promise<void>): {
   }
 }
 
-/** Reads JSON lines `{"Item":{...}}` (gzip-compressed or not) from one stream, in pages. */
+/**
+ * Reads JSON lines `{"Item":{...}}` (gzip-compressed or not) from one stream, in pages. A
+ * stream that fails (a dropped connection, bad gzip) is `damaged`; a bad line or a failure of
+ * `onPage` (the target's writer) is thrown as it is.
+ */
 async function readJsonLines(
   body: Readable,
   hash: Transform,
   gzip: boolean,
   onPage: (items: Item[]) => Promise<void>,
-  where: string
+  where: string,
+  damaged: (why: string) => ActionError
 ): Promise<number> {
   let count = 0
   let page: Item[] = []
@@ -174,7 +179,8 @@ async function readJsonLines(
     if (gzip) await pipeline(body, hash, createGunzip(), lines.sink)
     else await pipeline(body, hash, lines.sink)
   } catch (error) {
-    throw lines.failure() ?? error
+    const failure = lines.failure()
+    throw failure === undefined ? damaged(errorMessage(error)) : toError(failure)
   }
   if (page.length > 0) await onPage(page)
   return count
@@ -215,24 +221,22 @@ async function openExport(
       for (const entry of entries) {
         const key = resolveDataKey(base, entry.dataFileS3Key)
         const hash = hashing()
-        let count: number
-        // A failure of whoever takes the pages (the target's writer) is theirs, not damage.
-        let pageFailure: unknown
-        const pages = async (items: Item[]): Promise<void> => {
-          try {
-            await onPage(items)
-          } catch (error) {
-            pageFailure = error
-            throw error
-          }
-        }
+        const damaged = (why: string): ActionError =>
+          corrupt(location, `data file ${key} cannot be read (${why})`)
+        let body: Readable
         try {
-          const body = await store.open(key)
-          count = await readJsonLines(body, hash.stream, key.endsWith('.gz'), pages, key)
+          body = await store.open(key)
         } catch (error) {
-          if (error instanceof ActionError || error === pageFailure) throw error
-          throw corrupt(location, `data file ${key} cannot be read (${errorMessage(error)})`)
+          throw damaged(errorMessage(error))
         }
+        const count = await readJsonLines(
+          body,
+          hash.stream,
+          key.endsWith('.gz'),
+          onPage,
+          key,
+          damaged
+        )
         const actual = hash.result()
         if (entry.sha256 && (entry.sha256 !== actual.sha256 || entry.size !== actual.size)) {
           throw corrupt(

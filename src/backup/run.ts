@@ -41,7 +41,7 @@ export function finishBackup(
 export async function publishBackup(
   ctx: RunContext,
   table: string,
-  result: BackupResult
+  result: Pick<BackupResult, 'locations' | 'localDir' | 'localFiles'>
 ): Promise<string[]> {
   const locations = [...result.locations]
   if (ctx.inputs.backupArtifact && result.localDir) {

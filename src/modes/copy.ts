@@ -68,7 +68,6 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         const result = await finishBackup(ctx, backup, source.name, pass.digest.summary())
         report.phases = { copyMs: Date.now() - copyStarted }
         report.scanned = pass.scanned
-        report.written = writer.stats.written
         report.backupLocations = await publishBackup(ctx, source.name, result)
         report.status = 'copied'
         const { unprocessedRetried, errorsRetried } = writer.stats

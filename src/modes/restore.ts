@@ -187,7 +187,6 @@ export async function runRestore(ctx: RunContext): Promise<void> {
           writer
         })
         report.scanned = pass.scanned
-        report.written = writer.stats.written
         report.sourceCount = pass.digest.count
         report.sourceDigest = pass.digest.digest
         report.phases = { copyMs: Date.now() - started }
