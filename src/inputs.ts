@@ -80,24 +80,75 @@ export function validateTableName(name: string, where: string): void {
 }
 
 /**
+ * The most pairs one run takes. Each pair costs several describe calls and checks before
+ * the first write, a full scan (twice with verification) and a section of the job summary,
+ * and all of it must fit in one job (at most 6 hours on GitHub-hosted runners) behind one
+ * approval; more tables belong in several steps or a matrix.
+ */
+export const MAX_TABLE_PAIRS = 100
+
+/**
+ * The one comment rule of every input the action reads line by line (`tables`,
+ * `confirm-delete`), YAML's own: a `#` starts a comment when it begins the line or follows a
+ * space or tab. A `#` inside a word is text, so `s3://bucket/pre#fix` is a location.
+ * Returns the index of the comment's `#`, or -1.
+ */
+export function commentStart(line: string): number {
+  const match = /(^|\s)#/.exec(line)
+  return match ? match.index + (match[1] ?? '').length : -1
+}
+
+/** The line without its comment (see commentStart). */
+export function stripComment(line: string): string {
+  const at = commentStart(line)
+  return at === -1 ? line : line.slice(0, at)
+}
+
+// C0 and C1 controls (line breaks, tabs) and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+/**
+ * Why a backup location (an S3 URI or a local folder) could not be written on a `restore`
+ * line of the `tables` input and read back as itself, or undefined when it can.
+ */
+export function locationProblem(location: string): string | undefined {
+  if (CONTROL.test(location)) return 'it contains a line break, tab or other control character'
+  if (location !== location.trim()) return 'it starts or ends with a space'
+  if (commentStart(location) !== -1) {
+    return "it has a '#' at its start or after a space, which starts a comment in the 'tables' input (a '#' inside a word, as in 'pre#fix', is fine)"
+  }
+  if (location.includes('->')) return "it contains '->', which separates SOURCE from TARGET"
+  return undefined
+}
+
+/**
  * Parses the `tables` input: one `SOURCE -> TARGET` pair a line, commas also separate,
- * blank lines and `#` comments ignored. In `backup` a bare SOURCE is allowed; in `restore`
- * the SOURCE is a backup location rather than a table name.
+ * blank lines and comments (see commentStart) ignored. In `backup` a bare SOURCE is allowed;
+ * in `restore` the SOURCE is a backup location rather than a table name. More than
+ * MAX_TABLE_PAIRS pairs are refused before any line is checked.
  */
 export function parseTablePairs(text: string, mode: Mode): TablePair[] {
-  const entries: { text: string; line: number }[] = []
+  const entries: { text: string; line: number; comment: boolean }[] = []
   text.split(/\r?\n/).forEach((rawLine, index) => {
-    const withoutComment = rawLine.replace(/#.*$/, '')
+    const withoutComment = stripComment(rawLine)
+    const comment = withoutComment.length !== rawLine.length
     // A restore source may be a local path; commas only separate outside of it.
     const parts = mode === 'restore' ? [withoutComment] : withoutComment.split(',')
     for (const part of parts) {
-      if (part.trim() !== '') entries.push({ text: part.trim(), line: index + 1 })
+      if (part.trim() !== '') entries.push({ text: part.trim(), line: index + 1, comment })
     }
   })
   if (entries.length === 0) {
     throw new InputError(
       'input.noTables',
       "Input 'tables' lists no table pairs. Write one 'SOURCE -> TARGET' pair a line, e.g. 'order-tracking-qa -> qa-order-tracking'."
+    )
+  }
+  if (entries.length > MAX_TABLE_PAIRS) {
+    throw new InputError(
+      'input.tooManyTables',
+      `Input 'tables' lists ${entries.length} pairs; the limit is ${MAX_TABLE_PAIRS} a run. Split them over several steps or a matrix of jobs, each with at most ${MAX_TABLE_PAIRS} pairs.`
     )
   }
 
@@ -127,9 +178,12 @@ export function parseTablePairs(text: string, mode: Mode): TablePair[] {
           : mode === 'restore'
             ? "'BACKUP -> TARGET'"
             : "'SOURCE -> TARGET'"
+      const hint = entry.comment
+        ? " (a '#' at the start of a line or after a space starts a comment, so the rest of the line was ignored)"
+        : ''
       throw new InputError(
         'input.malformedPair',
-        `${where}: '${entry.text}' is not of the form ${expected}.`
+        `${where}: '${entry.text}' is not of the form ${expected}${hint}.`
       )
     } else {
       pair = { source: sides[0] ?? '', target: sides[1] ?? '' }
@@ -164,18 +218,65 @@ function validateBackupLocation(location: string, where: string): void {
   }
 }
 
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+/** S3's bucket naming rules (general purpose buckets): 3-63 of a-z 0-9 . -, no '..'. */
+const BUCKET = /^(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 
-/** Parses `s3://bucket[/prefix]`. */
-export function parseS3Uri(uri: string, where = "Input 'backup-s3-uri'"): S3Location {
-  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri.trim())
+/**
+ * Parses `s3://bucket[/prefix]`. The prefix may hold any character a restore line can carry
+ * back (see locationProblem), including '#' inside a word and spaces inside it; '.' and '..'
+ * folders are refused because tools and URL handling collapse them.
+ */
+export function parseS3Uri(uri: string, where = `Input '${INPUTS.backupS3Uri}'`): S3Location {
+  const text = uri.trim()
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/s.exec(text)
   if (!match || !BUCKET.test(match[1] ?? '')) {
     throw new InputError(
       'input.badS3Uri',
-      `${where}: '${uri}' is not an S3 location. Write it as s3://bucket or s3://bucket/prefix.`
+      `${where}: '${uri}' is not an S3 location. Write it as s3://bucket or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, '.' and '-').`
     )
   }
-  return { bucket: match[1] ?? '', prefix: (match[2] ?? '').replace(/^\/+|\/+$/g, '') }
+  const problem = locationProblem(text)
+  if (problem !== undefined) {
+    throw new InputError('input.badS3Uri', `${where}: '${uri}' cannot be used: ${problem}.`)
+  }
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '')
+  if (prefix.split('/').some((part) => part === '.' || part === '..')) {
+    throw new InputError(
+      'input.badS3Uri',
+      `${where}: '${uri}' cannot be used: it has a '.' or '..' folder, which many tools collapse, so the keys would not be where they seem.`
+    )
+  }
+  return { bucket: match[1] ?? '', prefix }
+}
+
+/** S3 keys are at most 1,024 bytes; below the prefix go the table name (up to 255), the run label and the export layout. */
+export const MAX_S3_PREFIX_BYTES = 512
+
+/** `backup-s3-uri`: an S3 location whose backups' locations a restore line can name. */
+export function parseBackupS3Uri(value: string): S3Location {
+  const location = parseS3Uri(value)
+  const bytes = Buffer.byteLength(location.prefix, 'utf8')
+  if (bytes > MAX_S3_PREFIX_BYTES) {
+    throw new InputError(
+      'input.badS3Uri',
+      `Input '${INPUTS.backupS3Uri}': the prefix is ${bytes} bytes long; at most ${MAX_S3_PREFIX_BYTES} are allowed, because S3 keys are at most 1,024 bytes and the table name, run label and export files go below it.`
+    )
+  }
+  return location
+}
+
+/** `backup-dir`, or its default: a folder whose backups' paths a restore line can name. */
+export function resolveBackupDir(value: string, env: NodeJS.ProcessEnv): string {
+  const dir = value || path.join(env.RUNNER_TEMP || os.tmpdir(), 'dynamodb-backups')
+  // Backups are reported under path.join(dir, …), which drops './' and collapses '..'.
+  const problem = locationProblem(dir) ?? locationProblem(path.normalize(dir))
+  if (problem !== undefined) {
+    const what = value
+      ? `Input '${INPUTS.backupDir}'`
+      : `The default backup folder (from RUNNER_TEMP; set '${INPUTS.backupDir}' instead)`
+    throw new InputError('input.badBackupDir', `${what}: '${dir}' cannot be used: ${problem}.`)
+  }
+  return dir
 }
 
 export function parseBoolean(value: string, name: string, fallback: boolean): boolean {
@@ -204,13 +305,20 @@ export function parseInteger(
   return Number(text)
 }
 
-/** `confirm-delete`: table names separated by newlines, commas or spaces. */
+/**
+ * `confirm-delete`: table names separated by newlines, commas or spaces; comments as in
+ * `tables` (see commentStart). Every name must be a valid table name.
+ */
 export function parseNameList(value: string): string[] {
-  return value
-    .replace(/#.*$/gm, '')
+  const names = value
+    .split(/\r?\n/)
+    .map(stripComment)
+    .join('\n')
     .split(/[\s,]+/)
     .map((name) => name.trim())
     .filter((name) => name !== '')
+  for (const name of names) validateTableName(name, `Input '${INPUTS.confirmDelete}'`)
+  return names
 }
 
 export function resolveRegion(input: string, env: NodeJS.ProcessEnv): string {
@@ -243,8 +351,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
     pairs,
     region: resolveRegion(read(INPUTS.region), env),
     backupArtifact: parseBoolean(read(INPUTS.backupArtifact), INPUTS.backupArtifact, false),
-    backupDir:
-      read(INPUTS.backupDir) || path.join(env.RUNNER_TEMP || os.tmpdir(), 'dynamodb-backups'),
+    backupDir: resolveBackupDir(read(INPUTS.backupDir), env),
     createTarget: parseBoolean(read(INPUTS.createTarget), INPUTS.createTarget, false),
     allowNonEmptyTarget: parseBoolean(
       read(INPUTS.allowNonEmptyTarget),
@@ -280,7 +387,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
         21_600
       ) * 1000
   }
-  if (backupUri !== '') inputs.backupS3 = parseS3Uri(backupUri)
+  if (backupUri !== '') inputs.backupS3 = parseBackupS3Uri(backupUri)
   if (inputs.expectedAccountId !== '' && !/^\d{12}$/.test(inputs.expectedAccountId)) {
     throw new InputError(
       'input.badAccountId',
