@@ -4,28 +4,36 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { StringDecoder } from 'node:string_decoder'
 import { createGunzip } from 'node:zlib'
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { parser } from 'stream-json'
-import { pick } from 'stream-json/filters/pick.js'
-import { streamArray } from 'stream-json/streamers/stream-array.js'
-import { ActionError, InputError, errorMessage, toError } from '../errors.js'
+import { ActionError, InputError, toError } from '../errors.js'
 import { parseS3Uri } from '../inputs.js'
 import type { DigestSummary, Item } from '../types.js'
-import {
-  EXPORT_ROOT,
-  TABLE_DESCRIPTION_FILE,
-  fromJsonItem,
-  type DataFileEntry,
-  type ManifestSummary,
-  type StoredTableDescription
-} from './format.js'
-import { LocalStore, S3Store, type BackupStore } from './store.js'
+import { ItemRuleError, parseWireItem } from '../dynamo/item-rules.js'
+import { countJsonKeys, countParsedKeys } from '../dynamo/wire-count.js'
+import { EXPORT_ROOT, TABLE_DESCRIPTION_FILE, type StoredTableDescription } from './format.js'
+import { LineLimitError, MAX_ITEM_LINE_BYTES, decodeUtf8, eachLine, isBlank } from './lines.js'
+import { describeReadError, quoteName } from './safe-text.js'
+import { ScanFileSplitter, ScanFileSyntaxError, type ScanElement } from './scan-file.js'
+import { LocalStore, S3Store, StoreRefusal, type BackupStore } from './store.js'
 import { itemCount } from '../util/progress.js'
 
 /** Items handed on at a time while reading a backup. */
 const PAGE_ITEMS = 500
+
+/**
+ * Caps on the files a backup's manifests are read from, which are read whole (or, for
+ * manifest-files.json, held as one short entry per data file) before any data is read.
+ * DynamoDB's and this action's manifest-summary.json are about 1 KB; 1 MiB is far more. A
+ * manifest-files.json line is one data file (a key of at most 1,024 bytes and a few numbers):
+ * 64 KiB per line, and 64 MiB in all, which is some 250,000 data files, far more than an
+ * export of the largest table writes; the entries kept in memory stay well under that.
+ * A table description is a few KB, tens with many indexes: 4 MiB.
+ */
+export const MAX_SUMMARY_BYTES = 1024 * 1024
+export const MAX_MANIFEST_FILES_BYTES = 64 * 1024 * 1024
+export const MAX_MANIFEST_LINE_BYTES = 64 * 1024
+export const MAX_DESCRIPTION_BYTES = 4 * 1024 * 1024
 
 export type BackupKind = 'action' | 'dynamodb-export' | 'scan-json'
 
@@ -45,21 +53,14 @@ export interface BackupSource {
   read(onPage: (items: Item[]) => Promise<void>): Promise<number>
 }
 
-interface ManifestEntry extends Partial<DataFileEntry> {
-  dataFileS3Key: string
-}
-
-/** The folder holding `AWSDynamoDB/`, from the path of a manifest-summary.json. */
-function exportBase(summaryPath: string): { base: string; exportDir: string } {
-  const at = summaryPath.lastIndexOf(`${EXPORT_ROOT}/`)
-  const exportDir = summaryPath.slice(0, summaryPath.lastIndexOf('/'))
-  return { base: summaryPath.slice(0, at), exportDir }
-}
-
-/** Resolves a manifest's data key (full S3 key or relative) against the export's base folder. */
-function resolveDataKey(base: string, key: string): string {
-  const at = key.indexOf(`${EXPORT_ROOT}/`)
-  return at >= 0 ? `${base}${key.slice(at)}` : `${base}${key}`
+/** One checked line of manifest-files.json. */
+interface DataFile {
+  /** The store path of the data file (always inside the export folder). */
+  path: string
+  itemCount: number
+  md5Checksum: string
+  sha256?: string
+  size?: number
 }
 
 function corrupt(location: string, what: string): ActionError {
@@ -67,6 +68,57 @@ function corrupt(location: string, what: string): ActionError {
     'backup.corrupt',
     `Backup ${location} is damaged: ${what}. Nothing was restored from it.`
   )
+}
+
+/** What went wrong reading a file, in words that never quote its content. */
+function readFailure(error: unknown): string {
+  if (error instanceof StoreRefusal || error instanceof LineLimitError) return error.message
+  return describeReadError(error)
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+/** A name DynamoDB or this action gives a file or folder of an export; never `.` or `..`. */
+const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/
+const MD5_BASE64 = /^[A-Za-z0-9+/]{21}[AQgw]==$/
+const SHA256_HEX = /^[0-9a-f]{64}$/
+const DIGEST = /^[a-z0-9-]{1,32}:[0-9a-f]{16,128}$/
+/** S3 keys are at most 1,024 bytes. */
+const MAX_KEY_CHARS = 1024
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/**
+ * The path, relative to its export folder, of a file a manifest names by its S3 key (the full
+ * key DynamoDB wrote, or a relative one). A backup may have moved since it was written (copied
+ * to another prefix, downloaded), so only the part from `AWSDynamoDB/<exportId>/` on counts,
+ * and it must stay inside that folder: the key must not be absolute or hold `.` or `..`
+ * parts, a backslash or a control character, and below the export folder every name must be
+ * one DynamoDB writes (letters, digits, `.`, `_`, `-`: no `%` escapes, no empty names).
+ * Throws an Error whose message says which rule the key breaks.
+ */
+export function keyInExport(key: string, exportId: string): string {
+  const refuse = (why: string): never => {
+    throw new Error(why)
+  }
+  if (key.length === 0 || key.length > MAX_KEY_CHARS)
+    refuse(`is not 1 to ${MAX_KEY_CHARS} characters long`)
+  if (key.startsWith('/')) refuse('is absolute')
+  if (key.includes('\\')) refuse('holds a backslash')
+  if (CONTROL.test(key)) refuse('holds a control character')
+  if (key.split('/').some((part) => part === '.' || part === '..')) refuse("has a '.' or '..' part")
+  const marker = `${EXPORT_ROOT}/${exportId}/`
+  let at = key.lastIndexOf(marker)
+  while (at > 0 && key.charAt(at - 1) !== '/') at = key.lastIndexOf(marker, at - 1)
+  if (at < 0) refuse(`is not in its export folder ${marker}`)
+  const inside = key.slice(at + marker.length)
+  if (inside === '' || !inside.split('/').every((part) => SAFE_NAME.test(part)))
+    refuse(`does not name a file in ${marker} by names of letters, digits, '.', '_' and '-'`)
+  return inside
 }
 
 /** Hashes the bytes that pass through (md5 for DynamoDB's own checksum, sha256 for ours). */
@@ -88,29 +140,6 @@ function hashing(): {
   return {
     stream,
     result: () => ({ md5: md5.digest('base64'), sha256: sha256.digest('hex'), size })
-  }
-}
-
-/**
- * Calls `onLine` for every line of a byte stream, in order, waiting for each call (so a slow
- * consumer holds the stream back). As the last stage of a `pipeline`, it lets an error from
- * any earlier stage (a dropped S3 connection, a damaged gzip member) reject the pipeline.
- */
-function eachLine(onLine: (line: string) => Promise<void>) {
-  return async function (source: AsyncIterable<Buffer>): Promise<void> {
-    const decoder = new StringDecoder('utf8')
-    let rest = ''
-    for await (const chunk of source) {
-      rest += decoder.write(chunk)
-      let start = 0
-      for (let end = rest.indexOf('\n'); end >= 0; end = rest.indexOf('\n', start)) {
-        await onLine(rest.slice(start, end))
-        start = end + 1
-      }
-      rest = rest.slice(start)
-    }
-    rest += decoder.end()
-    if (rest !== '') await onLine(rest)
   }
 }
 
@@ -137,145 +166,383 @@ function consumer<S>(sink: (source: S) => Promise<void>): {
   }
 }
 
+/** Hands items on in pages of PAGE_ITEMS. */
+class Pager {
+  count = 0
+  private page: Item[] = []
+
+  constructor(private readonly onPage: (items: Item[]) => Promise<void>) {}
+
+  async add(item: Item): Promise<void> {
+    this.page.push(item)
+    this.count++
+    if (this.page.length >= PAGE_ITEMS) {
+      const full = this.page
+      this.page = []
+      await this.onPage(full)
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.page.length === 0) return
+    const last = this.page
+    this.page = []
+    await this.onPage(last)
+  }
+}
+
 /**
- * Reads JSON lines `{"Item":{...}}` (gzip-compressed or not) from one stream, in pages. A
- * stream that fails (a dropped connection, bad gzip) is `damaged`; a bad line or a failure of
- * `onPage` (the target's writer) is thrown as it is.
+ * One item from its JSON text, checked: the text is parsed, the item checked against
+ * DynamoDB's rules (which also bounds its nesting), and its object keys counted in the text
+ * and in the parsed value (JSON.parse keeps only one of two equal names, silently). `unwrap`
+ * takes the item out of the parsed value (`{"Item":…}` for a line of an export). `bad` builds
+ * the error; messages name the place (`where`) and what is wrong, never the text.
  */
-async function readJsonLines(
+function parseItemText(
+  text: string,
+  where: string,
+  unwrap: (parsed: unknown) => unknown,
+  bad: (what: string) => Error
+): Item {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw bad(`${where} is not valid JSON`)
+  }
+  let item: Item
+  try {
+    item = parseWireItem(unwrap(parsed), where)
+  } catch (error) {
+    if (error instanceof ItemRuleError) throw bad(error.message)
+    throw bad(`${where} is not a DynamoDB JSON item`)
+  }
+  let counted = false
+  try {
+    counted = countJsonKeys(text) === countParsedKeys(parsed)
+  } catch {
+    // Too deep to count (the item's rules bound its own depth, so this is not an item).
+  }
+  if (!counted) {
+    throw bad(
+      `${where} repeats a name inside one JSON object (an attribute given twice: reading it would silently keep only one)`
+    )
+  }
+  return item
+}
+
+/** The item of an export's line, `{"Item":{…}}` and nothing else. */
+function itemOfLine(parsed: unknown): unknown {
+  if (!isRecord(parsed) || !Object.hasOwn(parsed, 'Item') || Object.keys(parsed).length !== 1)
+    throw new Error('not an item line')
+  return parsed.Item
+}
+
+/**
+ * Reads the lines `{"Item":{...}}` of one data file (gzip-compressed or not), in pages,
+ * holding one line at a time. A stream that fails (a dropped connection, bad gzip) is
+ * `damaged`; a bad or overlong line, or more items than `expected`, is `corrupt`; a failure
+ * of `onPage` (the target's writer) is thrown as it is.
+ */
+async function readDataFile(
   body: Readable,
   hash: Transform,
   gzip: boolean,
-  onPage: (items: Item[]) => Promise<void>,
-  where: string,
+  pager: Pager,
+  file: { where: string; expected: number },
+  bad: (what: string) => ActionError,
   damaged: (why: string) => ActionError
 ): Promise<number> {
-  let count = 0
-  let page: Item[] = []
-  let lineNumber = 0
-  const onLine = async (line: string): Promise<void> => {
-    lineNumber++
-    if (line.trim() === '') return
-    let item: Item
-    try {
-      const parsed = JSON.parse(line) as { Item?: unknown }
-      item = fromJsonItem(parsed.Item)
-    } catch (error) {
-      throw new ActionError(
-        'backup.corrupt',
-        `${where} line ${lineNumber} is not a DynamoDB JSON item (${errorMessage(error)}).`
+  const start = pager.count
+  const onLine = async (bytes: Buffer, lineNumber: number): Promise<void> => {
+    const where = `data file ${file.where} line ${lineNumber}`
+    const text = decodeUtf8(bytes)
+    if (text === undefined) throw bad(`${where} is not UTF-8 text`)
+    if (isBlank(text)) return
+    const item = parseItemText(text, where, itemOfLine, bad)
+    if (pager.count - start >= file.expected) {
+      throw bad(
+        `data file ${file.where} holds more than the ${itemCount(file.expected)} its manifest says`
       )
     }
-    page.push(item)
-    count++
-    if (page.length >= PAGE_ITEMS) {
-      const full = page
-      page = []
-      await onPage(full)
-    }
+    await pager.add(item)
   }
-  const lines = consumer(eachLine(onLine))
+  const lines = consumer(eachLine(onLine, { maxLineBytes: MAX_ITEM_LINE_BYTES }))
   try {
     if (gzip) await pipeline(body, hash, createGunzip(), lines.sink)
     else await pipeline(body, hash, lines.sink)
   } catch (error) {
     const failure = lines.failure()
-    throw failure === undefined ? damaged(errorMessage(error)) : toError(failure)
+    if (failure instanceof LineLimitError) {
+      throw bad(
+        `data file ${file.where} ${failure.message}, longer than any item DynamoDB stores as JSON`
+      )
+    }
+    throw failure === undefined ? damaged(describeReadError(error)) : toError(failure)
   }
-  if (page.length > 0) await onPage(page)
-  return count
+  return pager.count - start
 }
+
+/** What manifest-summary.json must say; this action's own part when it wrote the backup. */
+interface Summary {
+  itemCount: number
+  /** The manifest-files.json, relative to the export folder. */
+  manifestFiles: string
+  exportTime?: string
+  ours?: { contentDigest: DigestSummary; tableDescriptionFile: string }
+}
+
+/**
+ * Checks manifest-summary.json: what every DynamoDB export carries (`itemCount`,
+ * `manifestFilesS3Key`, `outputFormat` DYNAMODB_JSON), and this action's part when present.
+ */
+function checkSummary(
+  parsed: unknown,
+  location: string,
+  exportId: string,
+  bad: (what: string) => ActionError
+): Summary {
+  const summaryBad = (what: string): ActionError => bad(`its manifest-summary.json ${what}`)
+  if (!isRecord(parsed)) throw summaryBad('is not a JSON object')
+  if (parsed.outputFormat === 'ION') {
+    throw new ActionError(
+      'backup.unsupportedFormat',
+      `Backup ${location} is an export in Amazon Ion format (outputFormat ION), which is not supported: export the table again with the DynamoDB JSON format. Nothing was restored from it.`
+    )
+  }
+  if (parsed.outputFormat !== 'DYNAMODB_JSON')
+    throw summaryBad("has no outputFormat 'DYNAMODB_JSON'")
+  if (parsed.exportType !== undefined && parsed.exportType !== 'FULL_EXPORT') {
+    throw new ActionError(
+      'backup.unsupportedFormat',
+      `Backup ${location} is not a full export (its exportType is not FULL_EXPORT): an incremental export holds changes, not a table, and cannot be restored. Nothing was restored from it.`
+    )
+  }
+  if (!isCount(parsed.itemCount)) throw summaryBad('has no itemCount (a whole number, 0 or more)')
+  const filesKey = parsed.manifestFilesS3Key
+  if (typeof filesKey !== 'string') throw summaryBad('has no manifestFilesS3Key')
+  let inside: string
+  try {
+    inside = keyInExport(filesKey, exportId)
+  } catch (error) {
+    throw summaryBad(
+      `names its manifest-files as ${quoteName(filesKey)}, which ${toError(error).message}`
+    )
+  }
+  const summary: Summary = {
+    itemCount: parsed.itemCount,
+    manifestFiles: inside
+  }
+  const time = parsed.exportTime
+  if (typeof time === 'string' && time.length <= 64 && !CONTROL.test(time))
+    summary.exportTime = time
+  const ours = parsed.dynamodbTableMover
+  if (ours !== undefined) {
+    if (!isRecord(ours)) throw summaryBad("has a 'dynamodbTableMover' that is not an object")
+    const digest = ours.contentDigest
+    if (
+      !isRecord(digest) ||
+      !isCount(digest.count) ||
+      typeof digest.digest !== 'string' ||
+      !DIGEST.test(digest.digest)
+    )
+      throw summaryBad('has no valid contentDigest (a count and a digest)')
+    const file = ours.tableDescriptionFile ?? TABLE_DESCRIPTION_FILE
+    if (typeof file !== 'string' || !SAFE_NAME.test(file))
+      throw summaryBad('names a tableDescriptionFile that is not a plain file name')
+    summary.ours = {
+      contentDigest: { count: digest.count, digest: digest.digest },
+      tableDescriptionFile: file
+    }
+  }
+  return summary
+}
+
+/**
+ * Reads manifest-files.json line by line: each line one data file, with what DynamoDB's
+ * exports always carry (`itemCount`, `md5Checksum`, `dataFileS3Key`), and ours `sha256` and
+ * `size`, checked when present. No data file may be outside the export folder or listed
+ * twice.
+ */
+async function readManifestFiles(
+  store: BackupStore,
+  manifestPath: string,
+  exportDir: string,
+  exportId: string,
+  bad: (what: string) => ActionError
+): Promise<DataFile[]> {
+  const files: DataFile[] = []
+  const seen = new Set<string>()
+  const onLine = (bytes: Buffer, lineNumber: number): void => {
+    const lineBad = (what: string): ActionError =>
+      bad(`its manifest-files.json line ${lineNumber} ${what}`)
+    const text = decodeUtf8(bytes)
+    if (text === undefined) throw lineBad('is not UTF-8 text')
+    if (isBlank(text)) return
+    let entry: unknown
+    try {
+      entry = JSON.parse(text)
+    } catch {
+      throw lineBad('is not valid JSON')
+    }
+    if (!isRecord(entry)) throw lineBad('is not a JSON object')
+    if (!isCount(entry.itemCount)) throw lineBad('has no itemCount (a whole number, 0 or more)')
+    if (typeof entry.md5Checksum !== 'string' || !MD5_BASE64.test(entry.md5Checksum))
+      throw lineBad('has no md5Checksum (an MD5 in base64)')
+    if (typeof entry.dataFileS3Key !== 'string') throw lineBad('has no dataFileS3Key')
+    let inside: string
+    try {
+      inside = keyInExport(entry.dataFileS3Key, exportId)
+    } catch (error) {
+      throw lineBad(
+        `names data file ${quoteName(entry.dataFileS3Key)}, which ${toError(error).message}`
+      )
+    }
+    // Compared without case: on a case-insensitive disk two spellings are one file.
+    const identity = inside.toLowerCase()
+    if (seen.has(identity))
+      throw lineBad(`names data file ${quoteName(entry.dataFileS3Key)} a second time`)
+    seen.add(identity)
+    const file: DataFile = {
+      path: `${exportDir}/${inside}`,
+      itemCount: entry.itemCount,
+      md5Checksum: entry.md5Checksum
+    }
+    if (entry.sha256 !== undefined) {
+      if (typeof entry.sha256 !== 'string' || !SHA256_HEX.test(entry.sha256))
+        throw lineBad('has a sha256 that is not a SHA-256 in hex')
+      file.sha256 = entry.sha256
+    }
+    if (entry.size !== undefined) {
+      if (!isCount(entry.size)) throw lineBad('has a size that is not a whole number of bytes')
+      file.size = entry.size
+    }
+    files.push(file)
+  }
+  const lines = consumer(
+    eachLine(onLine, {
+      maxLineBytes: MAX_MANIFEST_LINE_BYTES,
+      maxTotalBytes: MAX_MANIFEST_FILES_BYTES
+    })
+  )
+  try {
+    await pipeline(await store.open(manifestPath, exportDir), lines.sink)
+  } catch (error) {
+    const failure = lines.failure()
+    if (failure instanceof ActionError) throw failure
+    throw bad(`its manifest-files.json cannot be read (${readFailure(failure ?? error)})`)
+  }
+  return files
+}
+
+/** A manifest-summary.json path split into the folder above `AWSDynamoDB/` and the export id. */
+const SUMMARY_PATH = new RegExp(`^(?:(.*)/)?${EXPORT_ROOT}/([^/]+)/manifest-summary\\.json$`, 's')
 
 async function openExport(
   store: BackupStore,
-  files: string[],
-  summaryPath: string
+  files: readonly string[],
+  summaryPath: string,
+  base: string,
+  exportId: string
 ): Promise<BackupSource> {
-  const { base, exportDir } = exportBase(summaryPath)
+  const exportDir = `${base}${EXPORT_ROOT}/${exportId}`
   const location = store.locationOf(exportDir)
-  let summary: Partial<ManifestSummary>
-  let entries: ManifestEntry[]
+  const bad = (what: string): ActionError => corrupt(location, what)
+  if (!SAFE_NAME.test(exportId))
+    throw bad(`its folder name ${quoteName(exportId)} is not an export id`)
+
+  let text: string
   try {
-    summary = JSON.parse(await store.readText(summaryPath)) as Partial<ManifestSummary>
-    const filesPath = summary.manifestFilesS3Key
-      ? resolveDataKey(base, summary.manifestFilesS3Key)
-      : `${exportDir}/manifest-files.json`
-    entries = (
-      await store.readText(
-        files.includes(filesPath) ? filesPath : `${exportDir}/manifest-files.json`
-      )
-    )
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as ManifestEntry)
+    text = await store.readText(summaryPath, MAX_SUMMARY_BYTES, exportDir)
   } catch (error) {
-    throw corrupt(location, `its manifests cannot be read (${errorMessage(error)})`)
+    throw bad(`its manifest-summary.json cannot be read (${readFailure(error)})`)
   }
-  const ours = summary.dynamodbTableMover
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw bad('its manifest-summary.json is not valid JSON')
+  }
+  const summary = checkSummary(parsed, location, exportId, bad)
+  const dataFiles = await readManifestFiles(
+    store,
+    `${exportDir}/${summary.manifestFiles}`,
+    exportDir,
+    exportId,
+    bad
+  )
+  const listed = dataFiles.reduce((sum, file) => sum + file.itemCount, 0)
+  if (listed !== summary.itemCount) {
+    throw bad(
+      `its manifest-files.json lists ${itemCount(listed)}, its manifest-summary.json says ${summary.itemCount}`
+    )
+  }
+
   const source: BackupSource = {
-    kind: ours ? 'action' : 'dynamodb-export',
+    kind: summary.ours ? 'action' : 'dynamodb-export',
     location,
-    exportId: exportDir.slice(exportDir.lastIndexOf('/') + 1),
+    exportId,
+    itemCount: summary.itemCount,
     read: async (onPage) => {
-      let total = 0
-      for (const entry of entries) {
-        const key = resolveDataKey(base, entry.dataFileS3Key)
+      const pager = new Pager(onPage)
+      for (const file of dataFiles) {
         const hash = hashing()
         const damaged = (why: string): ActionError =>
-          corrupt(location, `data file ${key} cannot be read (${why})`)
+          bad(`data file ${file.path} cannot be read (${why})`)
         let body: Readable
         try {
-          body = await store.open(key)
+          body = await store.open(file.path, exportDir)
         } catch (error) {
-          throw damaged(errorMessage(error))
+          throw damaged(readFailure(error))
         }
-        const count = await readJsonLines(
+        const count = await readDataFile(
           body,
           hash.stream,
-          key.endsWith('.gz'),
-          onPage,
-          key,
+          file.path.endsWith('.gz'),
+          pager,
+          { where: file.path, expected: file.itemCount },
+          bad,
           damaged
         )
         const actual = hash.result()
-        if (entry.sha256 && (entry.sha256 !== actual.sha256 || entry.size !== actual.size)) {
-          throw corrupt(
-            location,
-            `data file ${key} does not match the SHA-256 and size in its manifest`
+        if (
+          (file.sha256 !== undefined && file.sha256 !== actual.sha256) ||
+          (file.size !== undefined && file.size !== actual.size)
+        ) {
+          throw bad(`data file ${file.path} does not match the SHA-256 and size in its manifest`)
+        }
+        if (file.md5Checksum !== actual.md5)
+          throw bad(`data file ${file.path} does not match the MD5 in its manifest`)
+        if (count !== file.itemCount) {
+          throw bad(
+            `data file ${file.path} holds ${itemCount(count)}, its manifest says ${file.itemCount}`
           )
         }
-        if (entry.md5Checksum && entry.md5Checksum !== actual.md5) {
-          throw corrupt(location, `data file ${key} does not match the MD5 in its manifest`)
-        }
-        if (entry.itemCount !== undefined && entry.itemCount !== count) {
-          throw corrupt(
-            location,
-            `data file ${key} holds ${itemCount(count)}, its manifest says ${entry.itemCount}`
-          )
-        }
-        total += count
       }
-      if (summary.itemCount !== undefined && summary.itemCount !== total) {
-        throw corrupt(
-          location,
-          `it holds ${itemCount(total)}, its manifest says ${summary.itemCount}`
-        )
+      if (pager.count !== summary.itemCount) {
+        throw bad(`it holds ${itemCount(pager.count)}, its manifest says ${summary.itemCount}`)
       }
-      return total
+      await pager.flush()
+      return pager.count
     }
   }
-  if (summary.itemCount !== undefined) source.itemCount = summary.itemCount
-  if (ours?.contentDigest) source.digest = ours.contentDigest
-  if (summary.exportTime) source.exportTime = summary.exportTime
-  const descriptionPath = `${base}${ours?.tableDescriptionFile ?? TABLE_DESCRIPTION_FILE}`
+  if (summary.ours) source.digest = summary.ours.contentDigest
+  if (summary.exportTime !== undefined) source.exportTime = summary.exportTime
+  const descriptionPath = `${base}${summary.ours?.tableDescriptionFile ?? TABLE_DESCRIPTION_FILE}`
   if (files.includes(descriptionPath)) {
+    let description: unknown
     try {
-      source.description = JSON.parse(
-        await store.readText(descriptionPath)
-      ) as StoredTableDescription
+      description = JSON.parse(
+        await store.readText(descriptionPath, MAX_DESCRIPTION_BYTES, base.replace(/\/$/, ''))
+      )
     } catch (error) {
-      throw corrupt(location, `its table description cannot be read (${errorMessage(error)})`)
+      throw bad(
+        `its table description cannot be read (${error instanceof SyntaxError ? 'it is not valid JSON' : readFailure(error)})`
+      )
     }
+    if (!isRecord(description) || !isRecord(description.table))
+      throw bad('its table description is not a JSON object with a table')
+    source.description = description as unknown as StoredTableDescription
   }
   return source
 }
@@ -286,65 +553,62 @@ async function openExport(
  */
 export async function findExports(store: BackupStore, exportId?: string): Promise<BackupSource[]> {
   const files = await store.list()
-  const summaries = files
-    .filter((f) => f.endsWith('manifest-summary.json') && f.includes(`${EXPORT_ROOT}/`))
-    .filter(
-      (f) =>
-        exportId === undefined || f.endsWith(`${EXPORT_ROOT}/${exportId}/manifest-summary.json`)
-    )
-    .sort()
-    .reverse()
+  const summaries: { path: string; base: string; id: string }[] = []
+  for (const file of files) {
+    const match = SUMMARY_PATH.exec(file)
+    if (!match) continue
+    const id = match[2] ?? ''
+    if (exportId !== undefined && id !== exportId) continue
+    // Its folder's name goes into every message about it: no line breaks or other controls.
+    if (CONTROL.test(file)) {
+      throw corrupt(
+        store.location,
+        `it holds a manifest-summary.json at ${quoteName(file)}, a path with a control character`
+      )
+    }
+    summaries.push({ path: file, base: match[1] === undefined ? '' : `${match[1]}/`, id })
+  }
+  summaries.sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0))
   const sources: BackupSource[] = []
-  for (const summary of summaries) sources.push(await openExport(store, files, summary))
+  for (const summary of summaries)
+    sources.push(await openExport(store, files, summary.path, summary.base, summary.id))
   return sources
 }
 
-/** What the top level of an `aws dynamodb scan` file says about itself, besides `Items`. */
-interface ScanFileFacts {
-  topLevel: 'object' | 'other' | 'none'
-  /** How many `Items` arrays the top level holds (JSON.parse would keep only the last). */
-  itemsArrays: number
-  /** NaN when `Count` is there but not a number. */
-  count?: number
-  scannedCount?: number
-  /** Keys that mark a scan cut short: `NextToken` (--max-items), `LastEvaluatedKey` (--no-paginate). */
-  continuation: string[]
+/** Reads the top-level members a scan file holds besides `Items`. */
+function scanFacts(
+  splitter: ScanFileSplitter,
+  notScan: (why: string) => ActionError
+): { count?: number; scannedCount?: number; continuation: string[] } {
+  const facts: { count?: number; scannedCount?: number; continuation: string[] } = {
+    continuation: []
+  }
+  for (const member of splitter.members) {
+    let value: unknown
+    try {
+      value = JSON.parse(member.text)
+    } catch {
+      throw notScan(`line ${member.line}: a top-level member's value is not valid JSON`)
+    }
+    if (member.name === 'Count' || member.name === 'ScannedCount') {
+      if (!isCount(value)) throw notScan(`its '${member.name}' is not a number`)
+      if (member.name === 'Count') facts.count = value
+      else facts.scannedCount = value
+    }
+    if (member.name === 'NextToken' || member.name === 'LastEvaluatedKey')
+      facts.continuation.push(member.name)
+  }
+  return facts
 }
 
 /**
- * Watches the parser's tokens on their way to the `Items` filter and notes the top-level
- * keys: the file must be one object with an `Items` array, its `Count` (when present) must
- * equal the items read, and a `NextToken` or `LastEvaluatedKey` means the scan stopped early.
+ * A JSON file of `aws dynamodb scan --output json`, read as a stream: the splitter hands on
+ * each element of `Items`, which is parsed and checked like a line of an export; the file
+ * must be one object with one `Items` array, its `Count` (when present) must equal the items
+ * read, and a `NextToken` or `LastEvaluatedKey` means the scan stopped early. `open` is called
+ * on every read; `warn` reports a filtered scan (once).
  */
-function scanFileWatcher(facts: ScanFileFacts): Transform {
-  let depth = 0
-  let key: string | undefined
-  return new Transform({
-    objectMode: true,
-    transform(token: { name: string; value?: unknown }, _encoding, callback) {
-      const opens = token.name === 'startObject' || token.name === 'startArray'
-      const closes = token.name === 'endObject' || token.name === 'endArray'
-      if (depth === 0 && opens) facts.topLevel = token.name === 'startObject' ? 'object' : 'other'
-      else if (depth === 0 && token.name.endsWith('Value')) facts.topLevel = 'other'
-      if (depth === 1 && token.name === 'keyValue') {
-        key = String(token.value)
-      } else if (depth === 1 && key !== undefined && (opens || token.name.endsWith('Value'))) {
-        if (key === 'Items' && token.name === 'startArray') facts.itemsArrays++
-        if (key === 'Count')
-          facts.count = token.name === 'numberValue' ? Number(token.value) : Number.NaN
-        if (key === 'ScannedCount' && token.name === 'numberValue')
-          facts.scannedCount = Number(token.value)
-        if (key === 'NextToken' || key === 'LastEvaluatedKey') facts.continuation.push(key)
-        key = undefined
-      }
-      if (opens) depth++
-      if (closes) depth--
-      callback(null, token)
-    }
-  })
-}
-
-function scanJsonSource(
+export function scanJsonSource(
   location: string,
   open: () => Promise<Readable>,
   warn: (message: string) => void = (message) => core.warning(message)
@@ -352,52 +616,65 @@ function scanJsonSource(
   let warned = false
   const notScan = (why: string): ActionError =>
     corrupt(location, `it is not the JSON of 'aws dynamodb scan --output json': ${why}`)
+  const bad = (what: string): ActionError => corrupt(location, what)
   return {
     kind: 'scan-json',
     location,
     read: async (onPage) => {
-      const facts: ScanFileFacts = { topLevel: 'none', itemsArrays: 0, continuation: [] }
-      let count = 0
-      let page: Item[] = []
-      const collect = async (elements: AsyncIterable<{ key: number; value: unknown }>) => {
-        for await (const element of elements) {
-          let item: Item
-          try {
-            item = fromJsonItem(element.value, `Items[${element.key}]`)
-          } catch (error) {
-            throw new ActionError('backup.corrupt', `${location}: ${errorMessage(error)}.`)
-          }
-          page.push(item)
-          count++
-          if (page.length >= PAGE_ITEMS) {
-            const full = page
-            page = []
-            await onPage(full)
-          }
+      const pager = new Pager(onPage)
+      const splitter = new ScanFileSplitter()
+      const feed = (run: () => void): void => {
+        try {
+          run()
+        } catch (error) {
+          if (error instanceof ScanFileSyntaxError) throw notScan(error.message)
+          throw error
         }
       }
-      const items = consumer(collect)
+      const take = async (element: ScanElement): Promise<void> => {
+        const where = `Items[${element.index}] (line ${element.line})`
+        await pager.add(parseItemText(element.text, where, (parsed) => parsed, bad))
+      }
+      const items = consumer(async (source: AsyncIterable<Buffer | string>) => {
+        // Fatal: bytes that are not UTF-8 are refused, never replaced. A byte order mark at
+        // the start is dropped.
+        const decoder = new TextDecoder('utf-8', { fatal: true })
+        const decode = (chunk?: Buffer): string => {
+          try {
+            return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true })
+          } catch {
+            throw notScan('it is not UTF-8 text')
+          }
+        }
+        for await (const chunk of source) {
+          const text = decode(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)
+          feed(() => splitter.write(text))
+          for (const element of splitter.take()) await take(element)
+        }
+        const rest = decode()
+        feed(() => {
+          splitter.write(rest)
+          splitter.end()
+        })
+        for (const element of splitter.take()) await take(element)
+      })
+      let body: Readable
       try {
-        await pipeline(
-          await open(),
-          parser.asStream(),
-          scanFileWatcher(facts),
-          pick.asStream({ filter: 'Items' }),
-          streamArray.asStream(),
-          items.sink
-        )
+        body = await open()
+      } catch (error) {
+        throw bad(`it cannot be read (${describeReadError(error)})`)
+      }
+      try {
+        await pipeline(body, items.sink)
       } catch (caught) {
-        // The consumer's own failures (a bad item, the target's writer) stand as they are;
-        // what the parser throws means the file is not a scan.
+        // The consumer's own failures (a bad item, the target's writer) stand as they are.
         const failure = items.failure()
         if (failure !== undefined) throw toError(failure)
-        if (caught instanceof ActionError) throw caught
-        throw notScan(errorMessage(caught))
+        throw bad(`it cannot be read (${describeReadError(caught)})`)
       }
-      if (facts.topLevel !== 'object') throw notScan('its top level is not a JSON object')
-      if (facts.itemsArrays === 0) throw notScan("it has no 'Items' array")
-      if (facts.itemsArrays > 1) throw notScan("it has more than one 'Items' array")
-      if (Number.isNaN(facts.count)) throw notScan("its 'Count' is not a number")
+      if (splitter.itemsArrays === 0) throw notScan("it has no 'Items' array")
+      const facts = scanFacts(splitter, notScan)
+      const count = pager.count
       if (facts.continuation.length > 0) {
         throw corrupt(
           location,
@@ -413,7 +690,7 @@ function scanJsonSource(
           `${location} holds ${count} of the ${facts.scannedCount} items its scan read: it was taken with a filter, so it restores only those.`
         )
       }
-      if (page.length > 0) await onPage(page)
+      await pager.flush()
       return count
     }
   }
@@ -476,7 +753,7 @@ async function singleExport(
     if (error instanceof ActionError) throw error
     throw new InputError(
       'restore.backupUnreadable',
-      `Backup '${location}' cannot be read: ${errorMessage(error)}`,
+      `Backup '${location}' cannot be read: ${describeReadError(error)}.`,
       { cause: error }
     )
   }
