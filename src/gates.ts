@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import { findExports } from './backup/reader.js'
 import { finishBackup, openBackup, publishBackup } from './backup/run.js'
+import { backupDirProblem } from './backup/destination.js'
 import { joinKey } from './backup/s3.js'
 import { LocalStore, S3Store, type BackupStore } from './backup/store.js'
 import { keyAttributeNames, type TableInfo } from './dynamo/tables.js'
@@ -162,6 +163,13 @@ export async function ensureBackup(
     }
   }
   core.info(`No backup of the current content of '${source.name}' found; taking one now.`)
+  const dirProblem = await backupDirProblem(ctx.inputs.backupDir, true)
+  if (dirProblem) {
+    throw new GateError(
+      'gate.backupDirUnusable',
+      `'${source.name}' is not deleted: a fresh backup is needed and input 'backup-dir' cannot hold it: ${dirProblem}.`
+    )
+  }
   const writer = await openBackup(ctx, source)
   const pass = await runPipeline(ctx, {
     table: source.name,

@@ -1,16 +1,27 @@
+import * as path from 'node:path'
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts'
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import { checkBucket } from './backup/s3.js'
+import { backupDirProblem, s3WriteProblem } from './backup/destination.js'
 import { ActionError, GateError, InputError, errorMessage } from './errors.js'
+import { DuplicateKeyFinder } from './backup/duplicate-keys.js'
+import type { StoredTableDescription } from './backup/format.js'
+import { openBackupSource, type BackupSource } from './backup/reader.js'
+import { ItemChecker, keyRulesOf, type KeyRules } from './dynamo/item-rules.js'
 import {
   compareDefinitions,
   describeTable,
   isTableEmpty,
+  keyAttributeNames,
   type DefinitionDifferences,
   type TableInfo
 } from './dynamo/tables.js'
-import type { TablePair } from './types.js'
+import { runPipeline } from './pipeline.js'
+import type { DigestSummary, TablePair } from './types.js'
+import { itemCount } from './util/progress.js'
+import { describeKey } from './util/redact.js'
+import { keyText } from './verify/digest.js'
 
 /**
  * Problems found across all pairs; reported together so one run shows everything to fix.
@@ -228,20 +239,29 @@ export async function preflightVerify(
  */
 export async function backupDestinationProblems(
   ctx: RunContext,
-  required: boolean
+  required: boolean,
+  tryWrite = true
 ): Promise<{ code: string; message: string }[]> {
   const { inputs } = ctx
-  if (!inputs.backupS3 && !inputs.backupArtifact) {
-    if (!required) return []
-    return [
-      {
-        code: 'preflight.noBackupDestination',
-        message:
-          "No backup destination: set 'backup-s3-uri' (s3://bucket/prefix) or 'backup-artifact: true'. A copy always backs the source up first, and the runner's disk does not outlive the job."
-      }
-    ]
-  }
   const problems: { code: string; message: string }[] = []
+  // Every backup is written to the local folder first: it must take files now, not fail
+  // (or hang) after the scan has started.
+  const dirProblem = await backupDirProblem(inputs.backupDir, tryWrite)
+  if (dirProblem) {
+    problems.push({
+      code: 'preflight.backupDirUnusable',
+      message: `Input 'backup-dir': ${dirProblem}. Point 'backup-dir' at a writable folder (the default is under RUNNER_TEMP).`
+    })
+  }
+  if (!inputs.backupS3 && !inputs.backupArtifact) {
+    if (!required) return problems
+    problems.push({
+      code: 'preflight.noBackupDestination',
+      message:
+        "No backup destination: set 'backup-s3-uri' (s3://bucket/prefix) or 'backup-artifact: true'. A copy always backs the source up first, and the runner's disk does not outlive the job."
+    })
+    return problems
+  }
   if (inputs.backupArtifact) {
     // The artifact is uploaded when the pass ends (in copy, after the target is written):
     // check now that this process can reach the artifact service at all. The runner gives
@@ -259,6 +279,20 @@ export async function backupDestinationProblems(
   if (inputs.backupS3) {
     try {
       await checkBucket(ctx.clients.s3, inputs.backupS3)
+      if (tryWrite) {
+        const { problem, leftover } = await s3WriteProblem(ctx.clients.s3, inputs.backupS3)
+        if (problem) {
+          problems.push({
+            code: 'backup.bucketNotWritable',
+            message: `Input 'backup-s3-uri': ${problem}`
+          })
+        }
+        if (leftover) {
+          core.warning(
+            `A probe object could not be deleted after the test write (${leftover}); the role may lack s3:DeleteObject. Remove it by hand; the backup itself needs only s3:PutObject.`
+          )
+        }
+      }
     } catch (error) {
       problems.push({
         code: error instanceof ActionError ? error.code : 'backup.bucketUnavailable',
@@ -282,4 +316,193 @@ async function checkBackupDestination(
   }
   for (const { code, message } of await backupDestinationProblems(ctx, required))
     problems.add(code, message)
+}
+
+// --- restore ---------------------------------------------------------------------------------
+
+export interface RestorePlan {
+  pair: TablePair
+  backup: BackupSource
+  target: string
+  targetInfo: TableInfo | null
+  targetWasEmpty: boolean
+  /** The backup's table as TableInfo (for create-target and key checks), when it carries one. */
+  backupTable: TableInfo | null
+  /** Count and digest of the backup's items, from the check before any write. */
+  checked: DigestSummary
+}
+
+export function tableInfoFromBackup(stored: StoredTableDescription, name: string): TableInfo {
+  return {
+    name,
+    description: stored.table,
+    timeToLive: stored.timeToLive ?? 'unsupported',
+    pointInTimeRecovery: stored.pointInTimeRecovery ?? 'unsupported',
+    tags: stored.tags ?? 'unsupported'
+  }
+}
+
+/**
+ * Reads a whole backup once before anything is written: every file's checksum and count
+ * (the reader), every item against DynamoDB's rules (the reader: shape, numbers, sets, names,
+ * nesting, 400 KB; here: the keys and index keys of the table it goes into), no primary key
+ * twice (key hashes spilled to disk in hash buckets, so memory does not grow with the
+ * backup), and the items' digest against the manifest's. Returns the refusals, or the digest.
+ */
+async function checkBackupItems(
+  ctx: RunContext,
+  backup: BackupSource,
+  keyTable: TableInfo | null,
+  target: string,
+  scratch: string
+): Promise<{ problems: { code: string; message: string }[]; checked?: DigestSummary }> {
+  let rules: KeyRules | undefined
+  try {
+    rules = keyTable ? keyRulesOf(keyTable.description) : undefined
+  } catch (error) {
+    return {
+      problems: [
+        {
+          code: 'restore.badDescription',
+          message: `Backup ${backup.location} cannot be checked against '${target}': ${errorMessage(error)}`
+        }
+      ]
+    }
+  }
+  const checker = rules ? new ItemChecker(rules) : undefined
+  const keyNames = keyTable ? keyAttributeNames(keyTable.description) : []
+  const duplicates = keyNames.length > 0 ? new DuplicateKeyFinder({ dir: scratch }) : undefined
+  try {
+    let checked: DigestSummary
+    try {
+      const pass = await runPipeline(ctx, {
+        table: target,
+        label: `checking backup ${backup.location}`,
+        approximateItems: backup.itemCount ?? 0,
+        read: (onPage) =>
+          backup.read(async (items) => {
+            checker?.check(items)
+            if (duplicates) {
+              for (const item of items)
+                await duplicates.add(keyText(item, keyNames), describeKey(item, keyNames))
+            }
+            await onPage(items)
+          })
+      })
+      checked = pass.digest.summary()
+    } catch (error) {
+      return {
+        problems: [
+          {
+            code: error instanceof ActionError ? error.code : 'backup.corrupt',
+            message: errorMessage(error)
+          }
+        ]
+      }
+    }
+    const problems: { code: string; message: string }[] = []
+    if (checker && checker.rejected > 0) {
+      problems.push({
+        code: 'restore.keyMismatch',
+        message: `${itemCount(checker.rejected)} of backup ${backup.location} would be rejected by '${keyTable?.name ?? target}' (keys or index keys), so DynamoDB would stop the restore half way. First: ${checker.examples.join('; ')}.`
+      })
+    }
+    const found = await duplicates?.finish()
+    if (found && found.duplicates > 0) {
+      problems.push({
+        code: 'restore.duplicateKeys',
+        message: `Backup ${backup.location} holds ${itemCount(found.duplicates)} more than once by primary key (numbers compared by value), so a restore would keep only one of each and could not be proven. First: ${found.examples.join('; ')}.`
+      })
+    }
+    if (
+      backup.digest &&
+      (backup.digest.digest !== checked.digest || backup.digest.count !== checked.count)
+    ) {
+      problems.push({
+        code: 'backup.corrupt',
+        message: `Backup ${backup.location} holds ${itemCount(checked.count)} whose digest does not match its manifest (${itemCount(backup.digest.count)}); it is damaged or not the backup its manifest describes.`
+      })
+    }
+    return { problems, checked }
+  } finally {
+    await duplicates?.close()
+  }
+}
+
+/** restore: every backup readable and valid, every target usable, before any write. */
+export async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
+  const { inputs } = ctx
+  const problems = new Problems()
+  const plans: RestorePlan[] = []
+  // The duplicate-key check spills key hashes under backup-dir: it must take files.
+  const dirProblem = await backupDirProblem(inputs.backupDir, true)
+  if (dirProblem) {
+    problems.add(
+      'preflight.backupDirUnusable',
+      `Input 'backup-dir': ${dirProblem}. restore keeps its scratch files there; point 'backup-dir' at a writable folder.`
+    )
+    problems.throwIfAny(ctx)
+  }
+  for (const [index, pair] of inputs.pairs.entries()) {
+    const note = (code: string, message: string): void => problems.add(code, message, pair)
+    const target = pair.target ?? ''
+    let backup: BackupSource
+    try {
+      backup = await openBackupSource(pair.source, ctx.clients.s3)
+    } catch (error) {
+      note(
+        error instanceof ActionError ? error.code : 'restore.backupUnreadable',
+        errorMessage(error)
+      )
+      continue
+    }
+    const backupTable = backup.description
+      ? tableInfoFromBackup(backup.description, backup.description.table.TableName ?? pair.source)
+      : null
+    const targetInfo = await describeTable(ctx.clients.dynamodb, target)
+    let targetWasEmpty = true
+    if (!targetInfo) {
+      if (!inputs.createTarget) {
+        note(
+          'preflight.missingTarget',
+          `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
+        )
+      } else if (!backupTable) {
+        note(
+          'restore.noDescription',
+          `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
+        )
+      }
+    } else {
+      if (backupTable) {
+        const blocking = compareDefinitions(backupTable, targetInfo).blocking
+        if (blocking.length > 0) {
+          note(
+            'preflight.definitionMismatch',
+            `'${pair.source}' -> '${target}': the backup's table and the target differ: ${blocking.join('; ')}.`
+          )
+        }
+      }
+      targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
+      if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
+        note(
+          'preflight.targetNotEmpty',
+          `Target table '${target}' already holds items. Empty it, or set 'allow-non-empty-target: true' (items with the same key are overwritten).`
+        )
+      }
+    }
+    const scratch = path.join(inputs.backupDir, `.restore-check-${ctx.runLabel}-${index}`)
+    const { problems: found, checked } = await checkBackupItems(
+      ctx,
+      backup,
+      targetInfo ?? backupTable,
+      target,
+      scratch
+    )
+    for (const problem of found) note(problem.code, problem.message)
+    if (found.length > 0 || !checked) continue
+    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked })
+  }
+  problems.throwIfAny(ctx)
+  return plans
 }

@@ -462,6 +462,21 @@ export async function createTableClone(
  * verified (source items past their expiry that DynamoDB has not yet deleted are copied
  * too; the target's TTL then deletes them as the source's would). Returns a note, if any.
  */
+/**
+ * What a copy into a table it did not create leaves unapplied: the action changes no setting
+ * of a table it did not make (the IaC owns it), so TTL that is on in the source and off in
+ * the target is reported with the command that turns it on. This is also what finishes a
+ * `create-target` copy that was interrupted before its proof and run again.
+ */
+export function heldBackSettings(source: TableInfo, target: TableInfo): string[] {
+  if (source.timeToLive === 'unsupported' || !source.timeToLive.enabled) return []
+  if (target.timeToLive === 'unsupported' || target.timeToLive.enabled) return []
+  const attribute = source.timeToLive.attributeName ?? ''
+  return [
+    `TTL is on in '${source.name}' (attribute '${attribute}') but off in '${target.name}', and this run did not create '${target.name}', so it left TTL off. Turn it on in your IaC, or: aws dynamodb update-time-to-live --table-name ${target.name} --time-to-live-specification Enabled=true,AttributeName=${attribute}`
+  ]
+}
+
 export async function applyTimeToLive(
   client: DynamoDBClient,
   source: TableInfo,

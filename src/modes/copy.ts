@@ -5,6 +5,7 @@ import {
   applyTimeToLive,
   createTableClone,
   describeTable,
+  heldBackSettings,
   keyAttributeNames
 } from '../dynamo/tables.js'
 import { BatchWriter } from '../dynamo/write.js'
@@ -27,7 +28,12 @@ export async function runCopy(ctx: RunContext): Promise<void> {
     plans,
     async (plan, report) => {
       const { source, target } = plan
-      for (const note of plan.differences.advisory) core.info(`Advisory difference: ${note}`)
+      // Settings that differ do not stop a copy, but the user must see them: as warnings
+      // and in the summary, not only in the log.
+      for (const note of plan.differences.advisory) {
+        core.warning(`'${source.name}' -> '${target}': ${note}`)
+        ;(report.notes ??= []).push(`differs from the source: ${note}`)
+      }
       let targetInfo = plan.targetInfo
       const created = !targetInfo
       if (!targetInfo) {
@@ -37,7 +43,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
           ...(ctx.sleep ? { sleep: ctx.sleep } : {})
         })
         for (const note of notes) core.warning(`${target}: ${note}`)
-        report.notes = [`created '${target}' from the source's definition`, ...notes]
+        ;(report.notes ??= []).push(`created '${target}' from the source's definition`, ...notes)
         targetInfo = await describeTable(ctx.clients.dynamodb, target)
         if (!targetInfo)
           throw new ActionError(
@@ -107,6 +113,11 @@ export async function runCopy(ctx: RunContext): Promise<void> {
           // expired items from the target before they were verified.
           const note = await applyTimeToLive(ctx.clients.dynamodb, source, target)
           if (note) (report.notes ??= []).push(note)
+        } else {
+          for (const note of heldBackSettings(source, targetInfo)) {
+            core.warning(note)
+            ;(report.notes ??= []).push(note)
+          }
         }
         report.status = 'verified'
         core.notice(

@@ -36,7 +36,7 @@ export interface PairPlan {
  */
 export async function runPlan(ctx: RunContext): Promise<void> {
   // The same questions copy's preflight asks of the backup destination (all reads).
-  const backupRefusals = (await backupDestinationProblems(ctx, true)).map((p) => p.message)
+  const backupRefusals = (await backupDestinationProblems(ctx, true, false)).map((p) => p.message)
   const planned: { title: string; plan: PairPlan }[] = []
   try {
     await forEachPair(

@@ -1,145 +1,19 @@
 import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
-import { openBackupSource, type BackupSource } from '../backup/reader.js'
-import type { StoredTableDescription } from '../backup/format.js'
 import {
   applyTimeToLive,
-  compareDefinitions,
   createTableClone,
   describeTable,
-  isTableEmpty,
-  keyAttributeNames,
-  type TableInfo
+  heldBackSettings,
+  keyAttributeNames
 } from '../dynamo/tables.js'
-import { KeyChecker, keyRulesOf } from '../dynamo/key-check.js'
 import { BatchWriter } from '../dynamo/write.js'
-import { ActionError, errorMessage } from '../errors.js'
-import { Problems } from '../preflight.js'
+import { ActionError } from '../errors.js'
+import { preflightRestore } from '../preflight.js'
 import { runPipeline } from '../pipeline.js'
-import type { DigestSummary, TablePair } from '../types.js'
 import { MAX_REPORTED_DIFFERENCES, judgeDigests, lookupIn } from '../verify/compare.js'
 import { forEachPair } from './pairs.js'
 import { itemCount } from '../util/progress.js'
-
-interface RestorePlan {
-  pair: TablePair
-  backup: BackupSource
-  target: string
-  targetInfo: TableInfo | null
-  targetWasEmpty: boolean
-  /** The backup's table as TableInfo (for create-target and key checks), when it carries one. */
-  backupTable: TableInfo | null
-  /** Count and digest of the backup's items, from the check before any write. */
-  checked: DigestSummary
-}
-
-export function tableInfoFromBackup(stored: StoredTableDescription, name: string): TableInfo {
-  return {
-    name,
-    description: stored.table,
-    timeToLive: stored.timeToLive ?? 'unsupported',
-    pointInTimeRecovery: stored.pointInTimeRecovery ?? 'unsupported',
-    tags: stored.tags ?? 'unsupported'
-  }
-}
-
-async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
-  const { inputs } = ctx
-  const problems = new Problems()
-  const plans: RestorePlan[] = []
-  for (const pair of inputs.pairs) {
-    const note = (code: string, message: string): void => problems.add(code, message, pair)
-    const target = pair.target ?? ''
-    let backup: BackupSource
-    try {
-      backup = await openBackupSource(pair.source, ctx.clients.s3)
-    } catch (error) {
-      note(
-        error instanceof ActionError ? error.code : 'restore.backupUnreadable',
-        errorMessage(error)
-      )
-      continue
-    }
-    const backupTable = backup.description
-      ? tableInfoFromBackup(backup.description, backup.description.table.TableName ?? pair.source)
-      : null
-    const targetInfo = await describeTable(ctx.clients.dynamodb, target)
-    let targetWasEmpty = true
-    if (!targetInfo) {
-      if (!inputs.createTarget) {
-        note(
-          'preflight.missingTarget',
-          `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
-        )
-      } else if (!backupTable) {
-        note(
-          'restore.noDescription',
-          `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
-        )
-      }
-    } else {
-      if (backupTable) {
-        const blocking = compareDefinitions(backupTable, targetInfo).blocking
-        if (blocking.length > 0) {
-          note(
-            'preflight.definitionMismatch',
-            `'${pair.source}' -> '${target}': the backup's table and the target differ: ${blocking.join('; ')}.`
-          )
-        }
-      }
-      targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
-      if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
-        note(
-          'preflight.targetNotEmpty',
-          `Target table '${target}' already holds items. Empty it, or set 'allow-non-empty-target: true' (items with the same key are overwritten).`
-        )
-      }
-    }
-    // Read the whole backup once before writing anything: every file's checksum and count,
-    // and the items' digest against the manifest's. A damaged backup writes nothing.
-    // Every item must also carry the keys the target takes, or DynamoDB would reject a batch
-    // halfway through the restore.
-    const keyTable = targetInfo ?? backupTable
-    const keys = keyTable ? new KeyChecker(keyRulesOf(keyTable.description)) : undefined
-    let checked: DigestSummary
-    try {
-      const pass = await runPipeline(ctx, {
-        table: target,
-        label: `checking backup ${backup.location}`,
-        approximateItems: backup.itemCount ?? 0,
-        read: (onPage) =>
-          backup.read(async (items) => {
-            keys?.check(items)
-            await onPage(items)
-          })
-      })
-      checked = pass.digest.summary()
-    } catch (error) {
-      note(error instanceof ActionError ? error.code : 'backup.corrupt', errorMessage(error))
-      continue
-    }
-    if (keys && keys.rejected > 0) {
-      note(
-        'restore.keyMismatch',
-        `${keys.rejected} item(s) of backup ${backup.location} do not fit the keys of '${keyTable?.name ?? target}', so DynamoDB would reject them. First: ${keys.examples.join('; ')}.`
-      )
-      continue
-    }
-    if (
-      backup.digest &&
-      (backup.digest.digest !== checked.digest || backup.digest.count !== checked.count)
-    ) {
-      note(
-        'backup.corrupt',
-        `Backup ${backup.location} holds ${itemCount(checked.count)} whose digest does not match its manifest (${itemCount(backup.digest.count)}); it is damaged or not the backup its manifest describes.`
-      )
-      continue
-    }
-    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked })
-  }
-  problems.throwIfAny(ctx)
-  return plans
-}
 
 /**
  * restore: BACKUP -> TARGET. Streams the backup (this action's, a DynamoDB export, or an
@@ -250,6 +124,11 @@ export async function runRestore(ctx: RunContext): Promise<void> {
           // expired items from the target before they were verified.
           const note = await applyTimeToLive(ctx.clients.dynamodb, plan.backupTable, target)
           if (note) report.notes.push(note)
+        } else if (plan.backupTable) {
+          for (const note of heldBackSettings(plan.backupTable, targetInfo)) {
+            core.warning(note)
+            report.notes.push(note)
+          }
         }
         report.status = 'verified'
         core.notice(
