@@ -1,10 +1,29 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb'
-
 export const MODES = ['plan', 'backup', 'copy', 'verify', 'delete-source', 'restore'] as const
 export type Mode = (typeof MODES)[number]
 
-/** One DynamoDB item, exactly as the low-level client returns it (numbers stay strings). */
-export type Item = Record<string, AttributeValue>
+/**
+ * One attribute value exactly as DynamoDB's wire protocol carries it (DynamoDB JSON): numbers
+ * stay strings, so all 38 digits survive, and binary stays base64 text. The same shape as
+ * DynamoDB's export to S3 and `aws dynamodb scan` write.
+ */
+export type WireValue =
+  | { S: string }
+  | { N: string }
+  | { B: string }
+  | { BOOL: boolean }
+  | { NULL: true }
+  | { SS: string[] }
+  | { NS: string[] }
+  | { BS: string[] }
+  | { L: WireValue[] }
+  | { M: Record<string, WireValue> }
+
+/**
+ * One DynamoDB item as the wire carried it: parsed by JSON.parse (own properties only, so an
+ * attribute named `__proto__` stays an attribute) and never converted. The action reads,
+ * hashes, backs up and writes items in this one form; nothing decodes them into another.
+ */
+export type Item = Record<string, WireValue>
 
 /** One `SOURCE -> TARGET` line of the `tables` input. */
 export interface TablePair {

@@ -22,7 +22,13 @@ import {
 import { readS3Backup, listKeys } from '../support/backups.js'
 import { runAction } from '../support/action.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
-import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
+import {
+  everyTypeItem,
+  largeItem,
+  prototypeNamesItem,
+  sizedItem,
+  SENTINEL
+} from '../../__fixtures__/items.js'
 import type { Item } from '../../src/types.js'
 
 const ddb = localDynamoClient()
@@ -36,6 +42,7 @@ function sourceItems(count: number): Item[] {
     ),
     everyTypeItem('every-type-1'),
     everyTypeItem('every-type-2'),
+    prototypeNamesItem('prototype-names'),
     largeItem('large-s', 'S'),
     largeItem('large-b', 'B')
   ]
@@ -85,6 +92,8 @@ describe('copy (DynamoDB Local + S3)', () => {
 
     const expected = await canonicalContents(ddb, source)
     expect(expected.size).toBe(items.length)
+    // Seeded and read back raw, a top-level `__proto__` attribute is there to be compared.
+    expect(expected.get('prototype-names|1')).toContain('["__proto__",["S","top proto"]]')
     expect(await canonicalContents(ddb, target)).toEqual(expected)
 
     // The backup, read back from S3 independently: same items, manifest count and digest.

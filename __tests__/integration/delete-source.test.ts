@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import { DescribeTableCommand, PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb'
+import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb'
 import {
   ddbEndpoint,
   localDynamoClient,
@@ -11,7 +11,13 @@ import {
   motoEndpoint,
   uniqueName
 } from '../support/env.js'
-import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  putItem,
+  seed
+} from '../support/tables.js'
 import { listKeys } from '../support/backups.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
 import { FakeArtifacts, runAction, type ActionResult } from '../support/action.js'
@@ -346,12 +352,7 @@ describe('delete-source', () => {
   it('refuses when an item is missing from the target, naming its key only', async () => {
     const { source, target } = await copiedPair()
     const before = await canonicalContents(ddb, source)
-    await ddb.send(
-      new PutItemCommand({
-        TableName: source,
-        Item: { ...sizedItem('only-in-source', 1), secret: { S: SENTINEL } }
-      })
-    )
+    await putItem(ddb, source, { ...sizedItem('only-in-source', 1), secret: { S: SENTINEL } })
     before.clear()
     for (const [k, v] of await canonicalContents(ddb, source)) before.set(k, v)
     const result = await deleteSource(source, target)
@@ -363,12 +364,7 @@ describe('delete-source', () => {
   it('refuses when an item differs in the target', async () => {
     const { source, target } = await copiedPair()
     const before = await canonicalContents(ddb, source)
-    await ddb.send(
-      new PutItemCommand({
-        TableName: target,
-        Item: { ...sizedItem('d3', 3, 200), name: { S: 'changed' } }
-      })
-    )
+    await putItem(ddb, target, { ...sizedItem('d3', 3, 200), name: { S: 'changed' } })
     const result = await deleteSource(source, target)
     await expectRefused(result, source, 'gate.notInTarget', before)
     expect(result.report.error).toContain('differs pk="d3", sk=3')
@@ -409,12 +405,7 @@ describe('delete-source', () => {
   it('checks every pair before deleting any', async () => {
     const first = await copiedPair()
     const second = await copiedPair()
-    await ddb.send(
-      new PutItemCommand({
-        TableName: second.target,
-        Item: { ...sizedItem('d5', 5, 200), name: { S: 'changed' } }
-      })
-    )
+    await putItem(ddb, second.target, { ...sizedItem('d5', 5, 200), name: { S: 'changed' } })
     const result = await deleteSource(first.source, first.target, {
       inputs: {
         tables: `${first.source} -> ${first.target}\n${second.source} -> ${second.target}`,
@@ -437,9 +428,7 @@ describe('delete-source', () => {
       const tables = Object.keys(body.RequestItems ?? {})
       if (!wrote && operation === 'BatchGetItem' && tables.includes(second.target)) {
         wrote = true
-        await ddb.send(
-          new PutItemCommand({ TableName: first.source, Item: sizedItem('late-write', 1) })
-        )
+        await putItem(ddb, first.source, sizedItem('late-write', 1))
       }
     })
     try {

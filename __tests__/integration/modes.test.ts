@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -14,7 +13,9 @@ import {
 import {
   canonicalContents,
   createTable,
+  deleteItem,
   indexedDefinition,
+  putItem,
   seed,
   tableDefinition
 } from '../support/tables.js'
@@ -71,16 +72,9 @@ describe('verify', () => {
 
   it('names the differing keys (and never values) when tables differ', async () => {
     const [source, target] = await twinTables(500)
-    await ddb.send(
-      new PutItemCommand({
-        TableName: target,
-        Item: { ...sizedItem('p3', 3, 150), name: { S: `changed ${SENTINEL}` } }
-      })
-    )
-    await ddb.send(
-      new DeleteItemCommand({ TableName: target, Key: { pk: { S: 'p10' }, sk: { N: '10' } } })
-    )
-    await ddb.send(new PutItemCommand({ TableName: target, Item: sizedItem('extra', 9999, 150) }))
+    await putItem(ddb, target, { ...sizedItem('p3', 3, 150), name: { S: `changed ${SENTINEL}` } })
+    await deleteItem(ddb, target, { pk: { S: 'p10' }, sk: { N: '10' } })
+    await putItem(ddb, target, sizedItem('extra', 9999, 150))
     const result = await runAction({
       mode: 'verify',
       tables: `${source} -> ${target}`,
@@ -106,12 +100,7 @@ describe('verify', () => {
   it('lists at most 20 differing keys', async () => {
     const [source, target] = await twinTables(300)
     for (let i = 0; i < 40; i++) {
-      await ddb.send(
-        new DeleteItemCommand({
-          TableName: target,
-          Key: { pk: { S: `p${i % 31}` }, sk: { N: String(i) } }
-        })
-      )
+      await deleteItem(ddb, target, { pk: { S: `p${i % 31}` }, sk: { N: String(i) } })
     }
     const result = await runAction({
       mode: 'verify',

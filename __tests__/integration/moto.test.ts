@@ -75,7 +75,8 @@ describe('against moto', () => {
     await seed(
       moto,
       source,
-      Array.from({ length: 30 }, (_, i) => sizedItem(`m${i}`, i))
+      Array.from({ length: 30 }, (_, i) => sizedItem(`m${i}`, i)),
+      motoEndpoint()
     )
 
     const result = await runAction({
@@ -108,7 +109,9 @@ describe('against moto', () => {
     expect(
       pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus
     ).toBe('ENABLED')
-    expect(await canonicalContents(moto, target)).toEqual(await canonicalContents(moto, source))
+    expect(await canonicalContents(moto, target, motoEndpoint())).toEqual(
+      await canonicalContents(moto, source, motoEndpoint())
+    )
   })
 
   it('plans advisory differences in tags and PITR', async () => {
@@ -137,7 +140,7 @@ describe('against moto', () => {
   it('honours AWS_ENDPOINT_URL_<SERVICE> and passes the account guard for the right account', async () => {
     const source = uniqueName('e-src')
     await createTable(moto, tableDefinition(source))
-    await seed(moto, source, [sizedItem('a', 1)])
+    await seed(moto, source, [sizedItem('a', 1)], motoEndpoint())
     const result = await runAction(
       {
         mode: 'backup',
@@ -162,7 +165,7 @@ describe('against moto', () => {
     const source = uniqueName('g-src')
     const target = uniqueName('g-dst')
     await createTable(moto, tableDefinition(source))
-    await seed(moto, source, [sizedItem('a', 1)])
+    await seed(moto, source, [sizedItem('a', 1)], motoEndpoint())
     const result = await runAction(
       {
         mode: 'copy',
@@ -196,7 +199,7 @@ describe('against moto', () => {
       ...sizedItem(`imp${i % 9}`, i, 200),
       n: { N: '12345678901234567890123456789012345678' },
       tags: { SS: ['a', 'b'] },
-      blob: { B: new Uint8Array([1, 2, 3, i % 256]) },
+      blob: { B: Buffer.from([1, 2, 3, i % 256]).toString('base64') },
       nested: { M: { list: { L: [{ N: '1' }, { S: 'x' }] } } }
     }))
     await seed(ddb, source, items)
@@ -234,7 +237,9 @@ describe('against moto', () => {
       if (status !== 'IN_PROGRESS') break
       await new Promise((r) => setTimeout(r, 100))
     }
-    expect(await canonicalContents(moto, imported)).toEqual(await canonicalContents(ddb, source))
+    expect(await canonicalContents(moto, imported, motoEndpoint())).toEqual(
+      await canonicalContents(ddb, source, ddbEndpoint())
+    )
     ddb.destroy()
   })
 })

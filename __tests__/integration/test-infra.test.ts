@@ -33,6 +33,23 @@ import {
   uniqueName
 } from '../support/env.js'
 import { mergeUnprocessed, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
+import { callDynamo, RawDynamoError } from '../support/raw-dynamodb.js'
+import {
+  canonicalContents,
+  deleteItem,
+  putItem,
+  scanAll,
+  seed,
+  createTable as createKeyedTable,
+  tableDefinition
+} from '../support/tables.js'
+import { itemKey, oracleText, parseJsonItem } from '../support/oracle.js'
+import {
+  everyTypeItem,
+  largeItem,
+  prototypeNamesItem,
+  sizedItem
+} from '../../__fixtures__/items.js'
 
 jest.setTimeout(60_000)
 
@@ -109,6 +126,92 @@ describe('DynamoDB Local', () => {
       await client.send(new DeleteTableCommand({ TableName }))
     } finally {
       client.destroy()
+    }
+  })
+})
+
+describe('raw-dynamodb.ts and the table helpers (the oracle reads tables through them)', () => {
+  const client = localDynamoClient()
+  afterAll(() => client.destroy())
+
+  it('seeds and scans wire-form items back exactly: __proto__, binary, 38 digits, 400 KB', async () => {
+    const table = uniqueName('infra-raw')
+    await createKeyedTable(client, tableDefinition(table))
+    const items = [
+      everyTypeItem('every'),
+      prototypeNamesItem('proto'),
+      largeItem('large-b', 'B'),
+      ...Array.from({ length: 60 }, (_, i) => sizedItem(`s${i % 7}`, i, 2000))
+    ]
+    await seed(client, table, items)
+    const scanned = await scanAll(client, table)
+    expect(scanned).toHaveLength(items.length)
+    // What went in as JSON text comes back as equal JSON (DynamoDB normalises numbers and
+    // orders sets its own way, so compare through the oracle), names and all.
+    const byKey = new Map(scanned.map((item) => [itemKey(parseJsonItem(item)), item]))
+    for (const item of items) {
+      const back = byKey.get(itemKey(parseJsonItem(item)))!
+      expect(Object.keys(back).sort()).toEqual(Object.keys(item).sort())
+      expect(oracleText(parseJsonItem(back))).toBe(oracleText(parseJsonItem(item)))
+    }
+    const proto = byKey.get('proto|1')!
+    expect(Object.hasOwn(proto, '__proto__')).toBe(true)
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype)
+    expect(JSON.stringify(proto)).toContain('"__proto__":{"S":"top proto"}')
+    expect(byKey.get('large-b|3')?.payload).toEqual(largeItem('x', 'B').payload)
+    const contents = await canonicalContents(client, table)
+    expect(contents.size).toBe(items.length)
+
+    await putItem(client, table, { ...sizedItem('s0', 0, 100), name: { S: 'changed' } })
+    await deleteItem(client, table, { pk: { S: 's1' }, sk: { N: '1' } })
+    const after = await canonicalContents(client, table)
+    expect(after.size).toBe(items.length - 1)
+    expect(after.has('s1|1')).toBe(false)
+    expect(after.get('s0|0')).toContain('["name",["S","changed"]]')
+    await client.send(new DeleteTableCommand({ TableName: table }))
+  })
+
+  it('pages a scan to its end', async () => {
+    const table = uniqueName('infra-pages')
+    await createKeyedTable(client, tableDefinition(table))
+    // ~3.2 MB: DynamoDB Local answers a Scan 1 MB at a time.
+    const items = Array.from({ length: 80 }, (_, i) => largeItem(`p${i}`, 'S'))
+    await seed(client, table, items)
+    const pages: number[] = []
+    let startKey: object | undefined
+    do {
+      const page = await callDynamo<{ Count: number; LastEvaluatedKey?: object }>(
+        ddbEndpoint(),
+        'Scan',
+        { TableName: table, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }
+      )
+      pages.push(page.Count)
+      startKey = page.LastEvaluatedKey
+    } while (startKey)
+    expect(pages.length).toBeGreaterThan(2)
+    expect((await scanAll(client, table)).length).toBe(80)
+    await client.send(new DeleteTableCommand({ TableName: table }))
+  })
+
+  it("reads moto's tables through a moto client, and names DynamoDB's error", async () => {
+    const moto = localDynamoClient(motoEndpoint())
+    try {
+      const table = uniqueName('infra-raw-moto')
+      await createKeyedTable(moto, tableDefinition(table))
+      await seed(moto, table, [sizedItem('m', 1)])
+      expect([...(await canonicalContents(moto, table)).keys()]).toEqual(['m|1'])
+      expect(await canonicalContents(moto, table, motoEndpoint())).toEqual(
+        await canonicalContents(moto, table)
+      )
+      // Not on DynamoDB Local: the helpers follow the client's endpoint.
+      const missing = await canonicalContents(client, table).then(
+        () => undefined,
+        (error: unknown) => error
+      )
+      expect(missing).toBeInstanceOf(RawDynamoError)
+      expect((missing as RawDynamoError).type).toBe('ResourceNotFoundException')
+    } finally {
+      moto.destroy()
     }
   })
 })

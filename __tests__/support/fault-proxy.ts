@@ -116,8 +116,19 @@ export interface FaultProxy {
    * e.g. write to a table when the action first asks for something. `undefined` removes it.
    */
   setHook(hook: RequestHook | undefined): void
+  /**
+   * Rewrite the body of answers forwarded untouched (e.g. repeat an attribute name in a Scan
+   * page). The CRC32 header is recomputed unless `keepCrc`, which leaves DynamoDB's, so the
+   * answer no longer matches its checksum. `undefined` removes it.
+   */
+  setResponseRewrite(rewrite: ResponseRewrite | undefined): void
   stop(): Promise<void>
 }
+
+export type ResponseRewrite = (
+  operation: string,
+  body: string
+) => { body: string; keepCrc?: boolean } | undefined
 
 /** Sees each request's operation and JSON body before the proxy handles it. */
 export type RequestHook = (operation: string, body: Record<string, unknown>) => Promise<void> | void
@@ -307,6 +318,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const stats = emptyStats()
   let seq = 0
   let hook: RequestHook | undefined
+  let responseRewrite: ResponseRewrite | undefined
 
   const setFaults = (next: FaultPlan): void => {
     validatePlan(next)
@@ -521,6 +533,20 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
     record(event)
     const upstream = await forward(req, body)
+    const rewritten =
+      upstream.status === 200
+        ? responseRewrite?.(operation, upstream.body.toString('utf8'))
+        : undefined
+    if (rewritten) {
+      reply(
+        res,
+        upstream.status,
+        upstream.headers,
+        Buffer.from(rewritten.body, 'utf8'),
+        rewritten.keepCrc !== true
+      )
+      return
+    }
     reply(res, upstream.status, upstream.headers, upstream.body, false)
   }
 
@@ -557,6 +583,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     resetStats,
     setHook: (next) => {
       hook = next
+    },
+    setResponseRewrite: (next) => {
+      responseRewrite = next
     },
     stop
   }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { createPrng } from '../support/fault-proxy.js'
-import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import {
   ContentDigest,
   canonicalItem,
@@ -9,8 +8,8 @@ import {
   itemHash,
   normalizeNumber
 } from '../../src/verify/digest.js'
-import { everyTypeItem, largeItem } from '../../__fixtures__/items.js'
-import type { Item } from '../../src/types.js'
+import { everyTypeItem, largeItem, sizedItem } from '../../__fixtures__/items.js'
+import type { Item, WireValue } from '../../src/types.js'
 import {
   compareDecimals,
   decimalText,
@@ -19,10 +18,13 @@ import {
   normalNumber,
   oracleText,
   parseDecimal,
+  parseJsonItem,
   parseJsonLine,
   parseJsonLines,
+  parseJsonValue,
   valuesEqual,
-  type Decimal
+  type Decimal,
+  type OracleItem
 } from '../support/oracle.js'
 
 // --- Shared cases ----------------------------------------------------------------------------
@@ -66,16 +68,22 @@ const OTHER_NUMBERS = [
 
 const NUMBERS = [...SAME_NUMBER.flat(), ...OTHER_NUMBERS]
 
-const bytes = (...values: number[]): Uint8Array => new Uint8Array(values)
-const b64 = (value: Uint8Array): string => Buffer.from(value).toString('base64')
+/** Binary as the wire carries it: the base64 text of these bytes. */
+const bytes = (...values: number[]): string => Buffer.from(values).toString('base64')
+/** The same bytes as the oracle holds them, decoded. */
+const raw = (...values: number[]): Uint8Array => new Uint8Array(values)
+
+/** The oracle's view of a wire value or item: parsed by its own strict DynamoDB JSON parser. */
+const oracleValue = (value: WireValue): ReturnType<typeof parseJsonValue> =>
+  parseJsonValue(value, 'value')
+const oracleItem = (item: Item): OracleItem => parseJsonItem(item)
 
 /** Pairs of values that are the same DynamoDB value, spelled or ordered differently. */
-const EQUAL_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
+const EQUAL_VALUES: readonly [string, WireValue, WireValue][] = [
   ['NS members respelled', { NS: ['1.0', '0.10', '1E2'] }, { NS: ['100', '0.1', '1'] }],
   ['NS members reordered', { NS: ['-1', '2', DIGITS_38] }, { NS: [DIGITS_38, '2.0', '-1'] }],
   ['SS members reordered', { SS: ['b', 'a', ''] }, { SS: ['', 'a', 'b'] }],
   ['BS members reordered', { BS: [bytes(2), bytes(1, 0)] }, { BS: [bytes(1, 0), bytes(2)] }],
-  ['B as Buffer or Uint8Array', { B: Buffer.from([0, 255]) }, { B: bytes(0, 255) }],
   [
     'map key order',
     { M: { a: { N: '1' }, b: { S: 'x' } } },
@@ -89,10 +97,10 @@ const EQUAL_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
 ]
 
 /** An M holding an own attribute named `__proto__`, as JSON.parse and the SDK build it. */
-const protoMap = JSON.parse('{"__proto__":{"S":"x"}}') as Record<string, AttributeValue>
+const protoMap = JSON.parse('{"__proto__":{"S":"x"}}') as Record<string, WireValue>
 
 /** Pairs of values that DynamoDB keeps apart: each must give different canonical text. */
-const DIFFERENT_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
+const DIFFERENT_VALUES: readonly [string, WireValue, WireValue][] = [
   ['S "1" vs N "1"', { S: '1' }, { N: '1' }],
   ['N "10" vs N "1"', { N: '10' }, { N: '1' }],
   ['N "1e1" vs N "1"', { N: '1e1' }, { N: '1' }],
@@ -105,8 +113,9 @@ const DIFFERENT_VALUES: readonly [string, AttributeValue, AttributeValue][] = [
   ['NS vs L of N', { NS: ['1'] }, { L: [{ N: '1' }] }],
   ['NS ["1","2"] vs NS ["12"]', { NS: ['1', '2'] }, { NS: ['12'] }],
   ['NS ["1","10"] vs NS ["1","100"]', { NS: ['1', '10'] }, { NS: ['1', '100'] }],
-  ['B vs S of its base64', { B: bytes(1, 2, 3) }, { S: b64(bytes(1, 2, 3)) }],
-  ['BS vs SS of base64', { BS: [bytes(1)] }, { SS: [b64(bytes(1))] }],
+  ['B vs S of its base64', { B: bytes(1, 2, 3) }, { S: bytes(1, 2, 3) }],
+  ['BS vs SS of base64', { BS: [bytes(1)] }, { SS: [bytes(1)] }],
+  ['B vs BS of one member', { B: bytes(1) }, { BS: [bytes(1)] }],
   ['B [1,2] vs B [2,1]', { B: bytes(1, 2) }, { B: bytes(2, 1) }],
   ['BS [[1,2]] vs BS [[1],[2]]', { BS: [bytes(1, 2)] }, { BS: [bytes(1), bytes(2)] }],
   ['empty B vs empty S', { B: bytes() }, { S: '' }],
@@ -200,14 +209,15 @@ function respellNumber(rng: Rng, text: string): string {
 }
 
 const STRING_POOL = ['', 'a', 'b', '1', 'AQ==', 'x y', 'Grüße', '🎉', '"', 'a,b']
-const NAME_POOL = ['a', 'b', 'c', 'pk', '', 'A', 'é']
+// `__proto__` too: a map built or changed by assignment would lose it without a word.
+const NAME_POOL = ['a', 'b', 'c', 'pk', '', 'A', 'é', '__proto__']
 const NUMBER_POOL = ['0', '1', '10', '0.1', '-1', '1.5', '100', DIGITS_38, '1E-130', '1E+125']
 const BYTES_POOL = [bytes(), bytes(0), bytes(1), bytes(0, 1), bytes(1, 0), bytes(255)]
 
 const some = <T>(rng: Rng, pool: readonly T[]): T[] =>
   shuffled(rng, pool).slice(0, 1 + Math.floor(rng() * 3))
 
-function generateValue(rng: Rng, depth: number): AttributeValue {
+function generateValue(rng: Rng, depth: number): WireValue {
   switch (Math.floor(rng() * (depth > 2 ? 8 : 10))) {
     case 0:
       return { S: pick(rng, STRING_POOL) }
@@ -234,11 +244,18 @@ function generateValue(rng: Rng, depth: number): AttributeValue {
   }
 }
 
+/** Sets an own property, so that a name like `__proto__` stays an attribute. */
+function setOwn(map: Item, name: string, value: WireValue): void {
+  Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true })
+}
+
 function generateMap(rng: Rng, depth: number): Item {
-  const map: Item = {}
-  for (const name of shuffled(rng, NAME_POOL).slice(0, Math.floor(rng() * 3)))
-    map[name] = generateValue(rng, depth)
-  return map
+  // fromEntries, not assignment: a name may be `__proto__`.
+  return Object.fromEntries(
+    shuffled(rng, NAME_POOL)
+      .slice(0, Math.floor(rng() * 3))
+      .map((name) => [name, generateValue(rng, depth)])
+  )
 }
 
 function generateItem(rng: Rng): Item {
@@ -246,15 +263,13 @@ function generateItem(rng: Rng): Item {
 }
 
 /** The same value written another way: numbers respelled, keys and set members reordered. */
-function respell(rng: Rng, value: AttributeValue): AttributeValue {
-  if (value.N !== undefined) return { N: respellNumber(rng, value.N) }
-  if (value.NS !== undefined)
-    return { NS: shuffled(rng, value.NS).map((n) => respellNumber(rng, n)) }
-  if (value.SS !== undefined) return { SS: shuffled(rng, value.SS) }
-  if (value.BS !== undefined) return { BS: shuffled(rng, value.BS).map((b) => Buffer.from(b)) }
-  if (value.B !== undefined) return { B: Buffer.from(value.B) }
-  if (value.L !== undefined) return { L: value.L.map((v) => respell(rng, v)) }
-  if (value.M !== undefined) return { M: respellMap(rng, value.M) }
+function respell(rng: Rng, value: WireValue): WireValue {
+  if ('N' in value) return { N: respellNumber(rng, value.N) }
+  if ('NS' in value) return { NS: shuffled(rng, value.NS).map((n) => respellNumber(rng, n)) }
+  if ('SS' in value) return { SS: shuffled(rng, value.SS) }
+  if ('BS' in value) return { BS: shuffled(rng, value.BS) }
+  if ('L' in value) return { L: value.L.map((v) => respell(rng, v)) }
+  if ('M' in value) return { M: respellMap(rng, value.M) }
   return { ...value }
 }
 
@@ -272,14 +287,15 @@ function mutate(rng: Rng, item: Item): Item {
   for (;;) {
     const name = pick(rng, Object.keys(map))
     const value = map[name]!
-    if (value.M !== undefined && Object.keys(value.M).length > 0 && rng() < 0.6) {
+    if ('M' in value && Object.keys(value.M).length > 0 && rng() < 0.6) {
       map = value.M
       continue
     }
     const roll = rng()
+    // delete removes an own `__proto__` too; setOwn never touches the prototype.
     if (roll < 0.15) delete map[name]
-    else if (roll < 0.3) map[`${name}x`] = value
-    else map[name] = generateValue(rng, 1)
+    else if (roll < 0.3) setOwn(map, `${name}x`, value)
+    else setOwn(map, name, generateValue(rng, 1))
     return copy
   }
 }
@@ -326,11 +342,7 @@ describe('digest.ts', () => {
       )
     ).toBe(false)
     expect(itemHash({ a: { S: '' } }).equals(itemHash({ a: { NULL: true } }))).toBe(false)
-    expect(
-      itemHash({ a: { B: new Uint8Array([1]) } }).equals(
-        itemHash({ a: { B: new Uint8Array([2]) } })
-      )
-    ).toBe(false)
+    expect(itemHash({ a: { B: bytes(1) } }).equals(itemHash({ a: { B: bytes(2) } }))).toBe(false)
   })
 
   it('is order independent and sensitive to duplicates', () => {
@@ -424,15 +436,33 @@ describe('digest.ts', () => {
 
   describe('canonical text', () => {
     it.each(EQUAL_VALUES)('is the same for %s', (_, a, b) => {
-      expect(valuesEqual(a, b)).toBe(true)
+      expect(valuesEqual(oracleValue(a), oracleValue(b))).toBe(true)
       expect(canonicalValue(a)).toBe(canonicalValue(b))
       expect(itemHash({ v: a })).toEqual(itemHash({ v: b }))
     })
 
     it.each(DIFFERENT_VALUES)('differs for %s', (_, a, b) => {
-      expect(valuesEqual(a, b)).toBe(false)
+      expect(valuesEqual(oracleValue(a), oracleValue(b))).toBe(false)
       expect(canonicalValue(a)).not.toBe(canonicalValue(b))
       expect(itemHash({ v: a }).equals(itemHash({ v: b }))).toBe(false)
+    })
+
+    it('hashes binary by its bytes, however its base64 is spelled', () => {
+      // 'AP9=' has stray bits after the last byte: the same bytes as 'AP8=' (the oracle's
+      // strict parser refuses such text, so Buffer decodes it here).
+      expect(Buffer.from('AP9=', 'base64')).toEqual(Buffer.from(raw(0, 255)))
+      expect(canonicalValue({ B: 'AP9=' })).toBe(canonicalValue({ B: bytes(0, 255) }))
+      expect(canonicalValue({ BS: ['AP9=', 'AQ=='] })).toBe(
+        canonicalValue({ BS: [bytes(1), bytes(0, 255)] })
+      )
+      expect(canonicalValue({ B: 'AP9=' })).not.toBe(canonicalValue({ B: bytes(0, 254) }))
+    })
+
+    it('refuses a value with no type or more than one, rather than hashing part of it', () => {
+      for (const bad of [{}, { S: 'x', N: '1' }, { X: '1' }, { B: 'AA==', BS: ['AA=='] }]) {
+        expect(() => canonicalValue(bad as unknown as WireValue)).toThrow(/attribute/)
+        expect(() => canonicalItem({ a: bad as unknown as WireValue })).toThrow(/attribute/)
+      }
     })
 
     it('tells an attribute holding an empty string from a missing one', () => {
@@ -445,11 +475,12 @@ describe('digest.ts', () => {
       const originals = Array.from({ length: 150 }, () => generateItem(rng))
       const items = [...originals, ...originals.map((item) => respellMap(rng, item))]
       const product = items.map(canonicalItem)
-      const oracle = items.map(oracleText)
+      const parsed = items.map(oracleItem)
+      const oracle = parsed.map(oracleText)
       let equalPairs = 0
       for (let i = 0; i < items.length; i++)
         for (let j = i + 1; j < items.length; j++) {
-          const same = itemsEqual(items[i]!, items[j]!)
+          const same = itemsEqual(parsed[i]!, parsed[j]!)
           if (same) equalPairs++
           if ((oracle[i] === oracle[j]) !== same)
             throw new Error(`oracle text and equality disagree: ${oracle[i]} vs ${oracle[j]}`)
@@ -463,11 +494,11 @@ describe('digest.ts', () => {
       let mutations = 0
       for (const item of originals) {
         const changed = mutate(rng, item)
-        if (itemsEqual(item, changed)) continue
+        if (itemsEqual(oracleItem(item), oracleItem(changed))) continue
         mutations++
         if (canonicalItem(changed) === canonicalItem(item))
           throw new Error(
-            `canonicalItem misses a change: ${oracleText(item)} vs ${oracleText(changed)}`
+            `canonicalItem misses a change: ${oracleText(oracleItem(item))} vs ${oracleText(oracleItem(changed))}`
           )
       }
       expect(mutations).toBeGreaterThan(100)
@@ -475,6 +506,33 @@ describe('digest.ts', () => {
   })
 
   describe('ContentDigest', () => {
+    it('gives the digests earlier versions recorded for the same content (pinned)', () => {
+      // Computed by digest.ts as of commit 1749731 (before wire form) from the fixtures as the
+      // SDK decoded them (binary as bytes): the wire-form items hold the same content, so the
+      // digests, and the backups that record them, stay comparable.
+      const list = [
+        everyTypeItem('a'),
+        everyTypeItem('b'),
+        largeItem('c'),
+        largeItem('d', 'B'),
+        sizedItem('e', 3, 500)
+      ]
+      expect(list.map((item) => itemHash(item).toString('hex'))).toEqual([
+        '54168f1d4cdcf41a9effcf066c628c1881afb4d566c160e297fc769f0bd8a13f',
+        'ac88e8ee667b6b0abf49c6fa1cc48995108d51585ee419e3f0046964ef850cde',
+        '02bf88e41a13066de925205490b8821938f3e208d64ba231c64e2e49c8b47bd8',
+        '8318895ac139bdaf6a20de9d05479f5df80a9c8d1b9232a041774d16d1675c10',
+        '4ea2da2941076340ed00f9a78affa9e95e613eeaa48292e5b05562f22acc3fde'
+      ])
+      expect(digestOf(list).summary()).toEqual({
+        count: 5,
+        digest: 'sha256-sum:d51a6473cfac86839e908e99aa26e10e219cc3ae5c05e27e401bbe56c045c5e3'
+      })
+      expect(
+        itemHash({ b: { B: bytes(0, 255) }, bs: { BS: [bytes(), bytes(1)] } }).toString('hex')
+      ).toBe('5f980ba09db902410152a89222a4139237479f40c447fdf00fae8cdd14a9bf86')
+    })
+
     it("is the sum of the items' SHA-256 values modulo 2^256, as backups since v0.1 record it", () => {
       const rng = random(7)
       const list = [...Array.from({ length: 500 }, () => generateItem(rng)), everyTypeItem('x')]
@@ -503,7 +561,10 @@ describe('digest.ts', () => {
       ...Array.from({ length: 80 }, () => generateItem(rng)),
       everyTypeItem('a'),
       everyTypeItem('b')
-    ].filter((item, i, all) => all.findIndex((other) => itemsEqual(item, other)) === i)
+    ].filter(
+      (item, i, all) =>
+        all.findIndex((other) => itemsEqual(oracleItem(item), oracleItem(other))) === i
+    )
 
     it('hashes equal spellings alike, whatever the order', () => {
       const whole = digestOf(items)
@@ -518,7 +579,7 @@ describe('digest.ts', () => {
       let changes = 0
       items.forEach((item, i) => {
         const changed = mutate(rng, item)
-        if (itemsEqual(changed, item)) return
+        if (itemsEqual(oracleItem(changed), oracleItem(item))) return
         changes++
         const others = items.map((other, j) => (j === i ? changed : other))
         expect(digestOf(others).digest).not.toBe(whole)
@@ -577,15 +638,15 @@ describe('oracle (__tests__/support/oracle.ts)', () => {
       '"ns":{"NS":["1","2"]},"ss":{"SS":["x"]},"t":{"BOOL":true},"z":{"NULL":true},' +
       '"l":{"L":[{"M":{"__proto__":{"S":"kept"}}}]}}}'
     const item = parseJsonLine(line)
-    expect(item.b?.B).toEqual(bytes(0, 255))
-    expect(item.bs?.BS).toEqual([bytes(1), bytes()])
+    expect(item.b?.B).toEqual(raw(0, 255))
+    expect(item.bs?.BS).toEqual([raw(1), raw()])
     expect(item.n).toEqual({ N: '1.0' })
     expect(Object.keys(item.l?.L?.[0]?.M ?? {})).toEqual(['__proto__'])
-    const expected: Item = {
+    const expected: OracleItem = {
       pk: { S: 'a' },
       n: { N: '1' },
-      b: { B: bytes(0, 255) },
-      bs: { BS: [bytes(), bytes(1)] },
+      b: { B: raw(0, 255) },
+      bs: { BS: [raw(), raw(1)] },
       ns: { NS: ['2', '1'] },
       ss: { SS: ['x'] },
       t: { BOOL: true },
@@ -616,7 +677,7 @@ describe('oracle (__tests__/support/oracle.ts)', () => {
   })
 
   it('refuses an attribute name without a value instead of skipping it', () => {
-    const item = { pk: { S: 'a' }, gone: undefined } as unknown as Item
+    const item = { pk: { S: 'a' }, gone: undefined } as unknown as OracleItem
     expect(() => oracleText(item)).toThrow('"gone" has no value')
     expect(() => itemsEqual(item, { pk: { S: 'a' } })).toThrow('has no value')
   })

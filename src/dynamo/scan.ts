@@ -1,7 +1,15 @@
-import { ScanCommand, type DynamoDBClient, type ScanCommandOutput } from '@aws-sdk/client-dynamodb'
+import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb'
 import { ActionError, errorMessage } from '../errors.js'
 import type { Item } from '../types.js'
 import { withRetry, type Sleep } from '../util/retry.js'
+import { sendWire } from './wire.js'
+
+/** A Scan answer as the wire carries it (the fields the action reads). */
+interface WireScanOutput {
+  Items?: Item[]
+  LastEvaluatedKey?: Item
+  ConsumedCapacity?: { CapacityUnits?: number }
+}
 
 export interface ScanPage {
   segment: number
@@ -54,18 +62,24 @@ export async function scanTable(
   const segments = options.onlySegments ?? [...Array(options.segments).keys()]
   let stopped = false
 
-  const fetchPage = (segment: number, startKey: Item | undefined): Promise<ScanCommandOutput> =>
+  const fetchPage = (segment: number, startKey: Item | undefined): Promise<WireScanOutput> =>
     withRetry(
-      () =>
-        client.send(
-          new ScanCommand({
-            TableName: options.table,
-            ConsistentRead: options.consistentRead ?? true,
-            ExclusiveStartKey: startKey,
-            ReturnConsumedCapacity: 'TOTAL',
-            ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
-          })
-        ),
+      () => {
+        const request = {
+          TableName: options.table,
+          ConsistentRead: options.consistentRead ?? true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
+        }
+        // The SDK gets only what routes the call; the body is the request's own JSON, so a
+        // start key with any attribute name goes out as it came in.
+        return sendWire<WireScanOutput>(
+          client,
+          new ScanCommand(request as unknown as ScanCommandInput),
+          { TableName: options.table }
+        )
+      },
       {
         timeoutMs: options.retryTimeoutMs,
         ...(options.sleep ? { sleep: options.sleep } : {}),
@@ -76,9 +90,9 @@ export async function scanTable(
   const runSegment = async (segment: number): Promise<void> => {
     const start = options.startKeys?.[segment]
     if (start === null) return
-    let next: Promise<ScanCommandOutput> | undefined = fetchPage(segment, start)
+    let next: Promise<WireScanOutput> | undefined = fetchPage(segment, start)
     while (next && !stopped) {
-      const page: ScanCommandOutput = await next
+      const page: WireScanOutput = await next
       const lastKey = page.LastEvaluatedKey
       next = lastKey && !options.shouldStop?.() ? fetchPage(segment, lastKey) : undefined
       // The look-ahead may fail while onPage runs: it is awaited (and rethrown) on the next

@@ -1,7 +1,7 @@
 import {
   BatchWriteItemCommand,
-  type DynamoDBClient,
-  type WriteRequest
+  type BatchWriteItemCommandInput,
+  type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item } from '../types.js'
@@ -13,7 +13,22 @@ import {
   type BackoffOptions,
   type Sleep
 } from '../util/retry.js'
-import { canonicalValue } from '../verify/digest.js'
+import { keyText } from '../verify/digest.js'
+import { sendWire } from './wire.js'
+
+/** One request of a BatchWriteItem call, in wire form. */
+export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
+
+/** A request and its JSON text, made once when it is queued. */
+interface Queued {
+  request: WriteRequest
+  text: string
+}
+
+interface WireBatchWriteOutput {
+  UnprocessedItems?: Record<string, WriteRequest[]>
+  ConsumedCapacity?: { CapacityUnits?: number }[]
+}
 
 /** BatchWriteItem limits: 25 requests and 16 MB of request a call. */
 export const MAX_BATCH_ITEMS = 25
@@ -46,46 +61,8 @@ export interface WriterStats {
   consumedCapacity: number
 }
 
-/**
- * Upper bound of an attribute value's size in the JSON request, cheap enough for every item:
- * strings count six bytes a UTF-16 unit (the worst JSON escape, `\u0000`; UTF-8 needs at most
- * three). Items whose bound is large are measured exactly (requestWireSize).
- */
-function valueWireSize(value: unknown): number {
-  if (typeof value === 'string') return value.length * 6 + 2
-  if (value instanceof Uint8Array) return Math.ceil(value.length / 3) * 4 + 2
-  if (typeof value === 'boolean') return 5
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + valueWireSize(v) + 1, 2)
-  if (value !== null && typeof value === 'object') {
-    let size = 2
-    for (const [name, inner] of Object.entries(value)) {
-      size += name.length * 6 + 4 + valueWireSize(inner)
-    }
-    return size
-  }
-  return 8
-}
-
-/** Bytes a put of this item adds to a BatchWriteItem request (never less than the truth). */
-export function requestWireSize(item: Item): number {
-  const bound = valueWireSize(item) + 32
-  // Large items get measured exactly so a batch of big items is not split more than needed.
-  if (bound <= 256 * 1024) return bound
-  return (
-    Buffer.byteLength(
-      JSON.stringify(item, (_k, v: unknown) =>
-        v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v
-      )
-    ) + 32
-  )
-}
-
 function keyOf(request: WriteRequest): Item {
-  return request.PutRequest?.Item ?? request.DeleteRequest?.Key ?? {}
-}
-
-function keyText(item: Item, keyAttributes: readonly string[]): string {
-  return keyAttributes.map((name) => (item[name] ? canonicalValue(item[name]) : '')).join('|')
+  return 'PutRequest' in request ? request.PutRequest.Item : request.DeleteRequest.Key
 }
 
 /**
@@ -105,7 +82,7 @@ export class BatchWriter {
     consumedCapacity: 0
   }
 
-  private pending: WriteRequest[] = []
+  private pending: Queued[] = []
   private pendingKeys = new Set<string>()
   private pendingBytes = 0
   /** Every call queued or running, until it settles. */
@@ -128,12 +105,12 @@ export class BatchWriter {
 
   /** Queues puts; resolves once they are handed to a call (not once written: see flush). */
   async put(items: readonly Item[]): Promise<void> {
-    for (const item of items) await this.add({ PutRequest: { Item: item } }, requestWireSize(item))
+    for (const item of items) await this.add({ PutRequest: { Item: item } })
   }
 
   /** Queues deletes by key. */
   async delete(keys: readonly Item[]): Promise<void> {
-    for (const key of keys) await this.add({ DeleteRequest: { Key: key } }, requestWireSize(key))
+    for (const key of keys) await this.add({ DeleteRequest: { Key: key } })
   }
 
   /** Sends what is queued and waits until every request is written; throws the first failure. */
@@ -143,7 +120,10 @@ export class BatchWriter {
     this.throwIfFailed()
   }
 
-  private async add(request: WriteRequest, size: number): Promise<void> {
+  private async add(request: WriteRequest): Promise<void> {
+    // JSON.stringify writes own properties only, `__proto__` included: the text is the item.
+    const text = JSON.stringify(request)
+    const size = Buffer.byteLength(text) + 1
     const key = keyText(keyOf(request), this.options.keyAttributes)
     for (;;) {
       this.throwIfFailed()
@@ -162,7 +142,7 @@ export class BatchWriter {
         break
       }
     }
-    this.pending.push(request)
+    this.pending.push({ request, text })
     this.pendingKeys.add(key)
     this.pendingBytes += size
   }
@@ -208,24 +188,31 @@ export class BatchWriter {
     await slot
   }
 
-  private async send(requests: WriteRequest[]): Promise<void> {
+  private async send(requests: Queued[]): Promise<void> {
     const { table } = this.options
+    const head = `{"RequestItems":{${JSON.stringify(table)}:[`
     let remaining = requests
     let lastProgress = this.now()
     for (let attempt = 0; ; attempt++) {
-      let unprocessed: WriteRequest[]
+      let unprocessed: Queued[]
       let reason: string
       try {
         this.stats.calls++
-        const result = await this.client.send(
-          new BatchWriteItemCommand({
-            RequestItems: { [table]: remaining },
-            ReturnConsumedCapacity: 'TOTAL'
-          })
+        const body = `${head}${remaining.map((q) => q.text).join(',')}]},"ReturnConsumedCapacity":"TOTAL"}`
+        const input = {
+          RequestItems: { [table]: remaining.map((q) => q.request) },
+          ReturnConsumedCapacity: 'TOTAL'
+        }
+        const result = await sendWire<WireBatchWriteOutput>(
+          this.client,
+          new BatchWriteItemCommand(input as unknown as BatchWriteItemCommandInput),
+          { RequestItems: { [table]: [] } },
+          body
         )
         for (const c of result.ConsumedCapacity ?? [])
           this.stats.consumedCapacity += c.CapacityUnits ?? 0
-        unprocessed = result.UnprocessedItems?.[table] ?? []
+        const returned = result.UnprocessedItems?.[table] ?? []
+        unprocessed = returned.map((request) => ({ request, text: JSON.stringify(request) }))
         this.stats.written += remaining.length - unprocessed.length
         if (unprocessed.length === 0) return
         if (unprocessed.length < remaining.length) lastProgress = this.now()
@@ -263,8 +250,8 @@ export class BatchWriter {
     }
   }
 
-  private describe(request: WriteRequest | undefined): string {
-    if (!request) return '?'
-    return describeKey(keyOf(request), this.options.keyAttributes)
+  private describe(queued: Queued | undefined): string {
+    if (!queued) return '?'
+    return describeKey(keyOf(queued.request), this.options.keyAttributes)
   }
 }

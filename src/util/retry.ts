@@ -1,4 +1,9 @@
-import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
+import {
+  isRetryableByTrait,
+  isServerError,
+  isThrottlingError,
+  isTransientError
+} from '@smithy/core/retry'
 import type { SdkError } from '@smithy/types'
 
 export interface BackoffOptions {
@@ -37,6 +42,7 @@ export function isRetryableAwsError(error: unknown): boolean {
     isThrottlingError(sdkError) ||
     isTransientError(sdkError) ||
     isServerError(sdkError) ||
+    isRetryableByTrait(sdkError) ||
     WRAPPED_CONNECTION_ERROR.test(error.message)
   )
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { AttributeValue } from '@aws-sdk/client-dynamodb'
-import type { DigestSummary, Item } from '../types.js'
+import type { DigestSummary, Item, WireValue } from '../types.js'
 
 /**
  * DynamoDB stores numbers as decimals and returns them normalised (no leading or trailing
@@ -23,42 +22,85 @@ export function normalizeNumber(text: string): string {
   return `${sign}${digits}e${exponent}`
 }
 
-const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+// Binary is hashed by its bytes: base64 that is spelled another way (DynamoDB always sends
+// the canonical spelling) hashes alike, as the bytes stored do.
+const canonicalBase64 = (text: string): string => Buffer.from(text, 'base64').toString('base64')
 // The default sort compares strings by UTF-16 code units, as `<` does, without a callback.
 const sortedStrings = (values: string[]): string[] => [...values].sort()
 
-/**
- * Canonical text of one attribute value: type-tagged, map keys sorted, set members sorted,
- * numbers normalised, binary as base64. Equal values give equal text whatever the order
- * DynamoDB returned them in.
- */
-export function canonicalValue(value: AttributeValue): string {
-  if (value.S !== undefined) return `{"S":${JSON.stringify(value.S)}}`
-  if (value.N !== undefined) return `{"N":"${normalizeNumber(value.N)}"}`
-  if (value.B !== undefined) return `{"B":"${base64(value.B)}"}`
-  if (value.BOOL !== undefined) return value.BOOL ? '{"BOOL":true}' : '{"BOOL":false}'
-  if (value.NULL !== undefined) return '{"NULL":true}'
-  if (value.SS !== undefined) return `{"SS":${JSON.stringify(sortedStrings(value.SS))}}`
-  if (value.NS !== undefined)
-    return `{"NS":${JSON.stringify(sortedStrings(value.NS.map(normalizeNumber)))}}`
-  if (value.BS !== undefined) return `{"BS":${JSON.stringify(sortedStrings(value.BS.map(base64)))}}`
-  if (value.L !== undefined) return `{"L":[${value.L.map(canonicalValue).join(',')}]}`
-  if (value.M !== undefined) return `{"M":${canonicalMap(value.M)}}`
-  throw new Error(`Unsupported attribute type: ${Object.keys(value).join(',') || 'empty'}`)
+function unsupported(value: object): never {
+  const types = Object.keys(value)
+  throw new Error(
+    types.length === 1
+      ? `Unsupported attribute type: ${types[0] ?? ''}`
+      : `An attribute value must have exactly one type, this one has ${types.length}`
+  )
 }
 
-function canonicalMap(map: Record<string, AttributeValue>): string {
-  const names = sortedStrings(Object.keys(map))
+/**
+ * Canonical text of one attribute value: type-tagged, map keys sorted, set members sorted,
+ * numbers normalised, binary by its bytes. Equal values give equal text whatever the order
+ * DynamoDB returned them in. A value with more or less than one type is refused, never
+ * hashed by the part of it that fits.
+ */
+export function canonicalValue(value: WireValue): string {
+  let type: string | undefined
+  for (const name in value) {
+    if (type !== undefined || !Object.hasOwn(value, name)) unsupported(value)
+    type = name
+  }
+  const v = value as Record<string, unknown>
+  switch (type) {
+    case 'S':
+      return `{"S":${JSON.stringify(v.S)}}`
+    case 'N':
+      return `{"N":"${normalizeNumber(v.N as string)}"}`
+    case 'B':
+      return `{"B":"${canonicalBase64(v.B as string)}"}`
+    case 'BOOL':
+      return v.BOOL === true ? '{"BOOL":true}' : '{"BOOL":false}'
+    case 'NULL':
+      return '{"NULL":true}'
+    case 'SS':
+      return `{"SS":${JSON.stringify(sortedStrings(v.SS as string[]))}}`
+    case 'NS':
+      return `{"NS":${JSON.stringify(sortedStrings((v.NS as string[]).map(normalizeNumber)))}}`
+    case 'BS':
+      return `{"BS":${JSON.stringify(sortedStrings((v.BS as string[]).map(canonicalBase64)))}}`
+    case 'L':
+      return `{"L":[${(v.L as WireValue[]).map(canonicalValue).join(',')}]}`
+    case 'M':
+      return `{"M":${canonicalMap(v.M as Record<string, WireValue>)}}`
+    default:
+      return unsupported(value)
+  }
+}
+
+function canonicalMap(map: Record<string, WireValue>): string {
+  const names = Object.keys(map).sort()
   const parts: string[] = []
   for (const name of names) {
-    const value = map[name]
-    if (value !== undefined) parts.push(`${JSON.stringify(name)}:${canonicalValue(value)}`)
+    parts.push(`${JSON.stringify(name)}:${canonicalValue(map[name] as WireValue)}`)
   }
   return `{${parts.join(',')}}`
 }
 
 export function canonicalItem(item: Item): string {
   return canonicalMap(item)
+}
+
+/**
+ * The canonical text of an item's key (numbers equal by value give equal text), for telling
+ * keys apart; '' for a key attribute the item lacks.
+ */
+export function keyText(item: Item, keyAttributes: readonly string[]): string {
+  let text = ''
+  for (let i = 0; i < keyAttributes.length; i++) {
+    const name = keyAttributes[i] as string
+    if (i > 0) text += '|'
+    if (Object.hasOwn(item, name)) text += canonicalValue(item[name] as WireValue)
+  }
+  return text
 }
 
 /** SHA-256 of the item's canonical text. */

@@ -1,9 +1,19 @@
-import { BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandInput,
+  type DynamoDBClient
+} from '@aws-sdk/client-dynamodb'
 import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item, KeyDifference } from '../types.js'
 import { describeKey, extractKey } from '../util/redact.js'
 import { backoffDelay, isRetryableAwsError, sleep as realSleep, type Sleep } from '../util/retry.js'
-import { canonicalValue, itemHash } from './digest.js'
+import { itemHash, keyText } from './digest.js'
+import { sendWire } from '../dynamo/wire.js'
+
+interface WireBatchGetOutput {
+  Responses?: Record<string, Item[]>
+  UnprocessedKeys?: Record<string, { Keys?: Item[] }>
+}
 
 /** BatchGetItem takes at most 100 keys a call. */
 export const MAX_GET_KEYS = 100
@@ -92,9 +102,7 @@ export class KeyLookup {
   }
 
   private keyText(item: Item): string {
-    return this.options.keyAttributes
-      .map((name) => (item[name] ? canonicalValue(item[name]) : ''))
-      .join('|')
+    return keyText(item, this.options.keyAttributes)
   }
 
   private record(kind: KeyDifference['kind'], key: Item): void {
@@ -112,10 +120,11 @@ export class KeyLookup {
     let lastProgress = this.now()
     for (let attempt = 0; keys.length > 0; attempt++) {
       try {
-        const result = await this.client.send(
-          new BatchGetItemCommand({
-            RequestItems: { [table]: { Keys: keys, ConsistentRead: true } }
-          })
+        const request = { RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }
+        const result = await sendWire<WireBatchGetOutput>(
+          this.client,
+          new BatchGetItemCommand(request as unknown as BatchGetItemCommandInput),
+          { RequestItems: { [table]: { Keys: [] } } }
         )
         for (const found of result.Responses?.[table] ?? []) {
           const text = this.keyText(found)

@@ -1,0 +1,130 @@
+import { crc32 } from 'node:zlib'
+import type { Readable } from 'node:stream'
+import type {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  ScanCommand
+} from '@aws-sdk/client-dynamodb'
+import { countJsonKeys, countParsedKeys } from './wire-count.js'
+
+/**
+ * The item-bearing DynamoDB calls (Scan, BatchWriteItem, BatchGetItem) travel as the wire
+ * carries them. The SDK signs, routes, times out and retries the call as usual, but its
+ * body is the JSON text we wrote and its answer is the JSON text DynamoDB sent, parsed once
+ * by JSON.parse and never converted: the SDK's own decoding copies maps by assignment and
+ * loses an attribute named `__proto__`, and its encoding does the same on the way out.
+ *
+ * Every answer is also counted as the wire carried it: the object keys in the text, by a
+ * scan that shares nothing with JSON.parse, must equal the keys in the parsed value, and a
+ * CRC32 that DynamoDB sends must match the bytes. Either failing is retried like a dropped
+ * connection; it never reaches the items.
+ */
+
+const EMPTY_BODY = new Uint8Array(Buffer.from('{}'))
+
+/** Thrown when an answer is not what the wire carried; retryable (`$retryable`). */
+export class WireIntegrityError extends Error {
+  readonly $retryable = { throttling: false }
+  constructor(message: string) {
+    super(message)
+    this.name = 'WireIntegrityError'
+  }
+}
+
+async function collect(body: unknown): Promise<Buffer> {
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.length)
+  const chunks: Buffer[] = []
+  for await (const chunk of body as Readable) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+interface HttpLike {
+  headers: Record<string, string | undefined>
+  body?: unknown
+}
+interface HttpResponseLike extends HttpLike {
+  statusCode: number
+}
+
+/** Parses an answer's text and proves nothing was merged or dropped on the way. */
+export function parseWireBody(text: string, operation: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // The parser's message quotes the text around the fault, which holds item values.
+    throw new WireIntegrityError(`DynamoDB's answer to ${operation} is not valid JSON`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new WireIntegrityError(`DynamoDB's answer to ${operation} is not a JSON object`)
+  const carried = countJsonKeys(text)
+  const decoded = countParsedKeys(parsed)
+  if (carried !== decoded) {
+    throw new WireIntegrityError(
+      `DynamoDB's answer to ${operation} carried ${carried} attribute names but decodes to ${decoded}: a name repeats, so an attribute would be lost`
+    )
+  }
+  return parsed as Record<string, unknown>
+}
+
+/**
+ * Sends `command`, whose input is the wire request itself, and returns the answer as the
+ * wire carried it. The SDK's serializer sees only `routing` (what names the table for
+ * endpoint rules); the body sent is `body`, the exact JSON text of the request (by default
+ * JSON.stringify of the input). Under a client mock (no HTTP) the mock sees the whole input
+ * and its answer is taken as the wire answer.
+ */
+export async function sendWire<T>(
+  client: DynamoDBClient,
+  command: ScanCommand | BatchWriteItemCommand | BatchGetItemCommand,
+  routing: object,
+  body: string = JSON.stringify(command.input),
+  abortSignal?: AbortSignal
+): Promise<T> {
+  const operation = (command.constructor as { name?: string }).name?.replace(/Command$/, '') ?? ''
+  let parsed: Record<string, unknown> | undefined
+  const stack = (command as ScanCommand).middlewareStack
+  stack.add((next) => (args) => next({ ...args, input: routing as typeof args.input }), {
+    step: 'initialize',
+    priority: 'low',
+    name: 'wireRouting'
+  })
+  stack.add(
+    (next) => async (args) => {
+      const request = args.request as HttpLike | undefined
+      if (request && typeof request === 'object' && 'headers' in request) {
+        request.body = body
+        request.headers['content-length'] = String(Buffer.byteLength(body))
+      }
+      return next(args)
+    },
+    { step: 'serialize', priority: 'low', name: 'wireRequestBody' }
+  )
+  stack.add(
+    (next) => async (args) => {
+      const result = await next(args)
+      const response = result.response as HttpResponseLike
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        const bytes = await collect(response.body)
+        const expected = response.headers['x-amz-crc32']
+        if (expected !== undefined && String(crc32(bytes)) !== expected) {
+          throw new WireIntegrityError(
+            `DynamoDB's answer to ${operation} does not match its CRC32 checksum`
+          )
+        }
+        // Inside the SDK's retry loop: an answer that fails the count is asked for again.
+        parsed = parseWireBody(bytes.toString('utf8'), operation)
+        // The SDK's decoder still runs, on an empty object: its result is not used.
+        response.body = EMPTY_BODY
+      }
+      return result
+    },
+    { step: 'deserialize', priority: 'low', name: 'wireResponseBody' }
+  )
+  const output = (await client.send(
+    command as ScanCommand,
+    abortSignal ? { abortSignal } : {}
+  )) as unknown
+  return (parsed ?? output) as T
+}
