@@ -29,7 +29,7 @@ import {
   type GitHubApi,
   type Scenario
 } from '../support/github-api.js'
-import { everyTypeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
+import { everyTypeItem, prototypeNamesItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 
 const ENV = 'prod-delete'
 const ddb = localDynamoClient()
@@ -64,7 +64,8 @@ async function copiedPair(): Promise<{ source: string; target: string }> {
   await createTable(ddb, indexedDefinition(target))
   const items = [
     ...Array.from({ length: 300 }, (_, i) => sizedItem(`d${i % 17}`, i, 200)),
-    everyTypeItem('every')
+    everyTypeItem('every'),
+    prototypeNamesItem('proto')
   ]
   await seed(ddb, source, items)
   await seed(ddb, target, [...items, sizedItem('written-by-the-app', 1)])
@@ -368,6 +369,19 @@ describe('delete-source', () => {
     const result = await deleteSource(source, target)
     await expectRefused(result, source, 'gate.notInTarget', before)
     expect(result.report.error).toContain('differs pk="d3", sk=3')
+  })
+
+  it('refuses when the target lost an attribute named __proto__', async () => {
+    const { source, target } = await copiedPair()
+    const before = await canonicalContents(ddb, source)
+    // The target's copy of the item as a copy through the SDK's decoder would have left it.
+    const lossy = Object.fromEntries(
+      Object.entries(prototypeNamesItem('proto')).filter(([name]) => name !== '__proto__')
+    )
+    await putItem(ddb, target, lossy)
+    const result = await deleteSource(source, target)
+    await expectRefused(result, source, 'gate.notInTarget', before)
+    expect(result.report.error).toContain('differs pk="proto", sk=1')
   })
 
   it('refuses while deletion protection is on, saying how to turn it off', async () => {
