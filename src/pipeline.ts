@@ -83,7 +83,7 @@ export async function runPipeline(
       scanned = await options.read(handle)
     } else {
       const totals = await scanTable(
-        ctx.clients.dynamodb,
+        ctx.clients.dynamodbItems,
         {
           table: options.table,
           segments: ctx.inputs.scanSegments,

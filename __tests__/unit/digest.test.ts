@@ -372,6 +372,41 @@ describe('digest.ts', () => {
     expect(part1.count).toBe(50)
   })
 
+  it('continues from a saved state as if it had never stopped, and combines saved parts', () => {
+    const whole = new ContentDigest()
+    const first = new ContentDigest()
+    const second = new ContentDigest()
+    for (let i = 0; i < 300; i++) {
+      const item: Item = { pk: { S: `k${i}` }, n: { N: String(i) } }
+      whole.add(item)
+      ;(i < 120 ? first : second).add(item)
+    }
+    // A resumed run: the first part's state goes through JSON (a checkpoint file) and back.
+    const resumed = ContentDigest.fromState(JSON.parse(JSON.stringify(first.state())))
+    for (let i = 120; i < 300; i++) resumed.add({ pk: { S: `k${i}` }, n: { N: String(i) } })
+    expect(resumed.summary()).toEqual(whole.summary())
+    // Shards: both parts saved by different runners, combined at the end.
+    const combined = ContentDigest.fromState(first.state())
+    combined.merge(ContentDigest.fromState(second.state()))
+    expect(combined.summary()).toEqual(whole.summary())
+    expect(combined.differingBuckets(whole).size).toBe(0)
+  })
+
+  it('refuses a saved state that is not one', () => {
+    const good = new ContentDigest().state()
+    for (const bad of [
+      null,
+      {},
+      { version: 2, buckets: good.buckets },
+      { version: 1, buckets: good.buckets.slice(1) },
+      { version: 1, buckets: [[-1, '0'], ...good.buckets.slice(1)] },
+      { version: 1, buckets: [[0, 'xyz'], ...good.buckets.slice(1)] },
+      { version: 1, buckets: [[0, 'f'.repeat(65)], ...good.buckets.slice(1)] }
+    ]) {
+      expect(() => ContentDigest.fromState(bad)).toThrow(/saved content digest/)
+    }
+  })
+
   it('points at the buckets that differ', () => {
     const a = new ContentDigest()
     const b = new ContentDigest()

@@ -6,7 +6,14 @@ import { STSClient } from '@aws-sdk/client-sts'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 
 export interface Clients {
+  /** Table-level calls (describe, create, delete, settings), with the SDK's standard retries. */
   dynamodb: DynamoDBClient
+  /**
+   * Item calls (Scan, BatchWriteItem, BatchGetItem), with the SDK's retries off: the engine
+   * retries them itself (unprocessed requests, throttling, 5xx, bad answers) in one loop, so
+   * no retry loop runs inside another.
+   */
+  dynamodbItems: DynamoDBClient
   s3: S3Client
   sts: STSClient
 }
@@ -43,11 +50,18 @@ export function createClients(
     customUserAgent: [USER_AGENT]
   }
   const s3EndpointFromEnv = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || ''
+  const dynamodbEndpoint = settings.dynamodbEndpoint ? { endpoint: settings.dynamodbEndpoint } : {}
   return {
     dynamodb: new DynamoDBClient({
       ...common,
       requestHandler: requestHandler(),
-      ...(settings.dynamodbEndpoint ? { endpoint: settings.dynamodbEndpoint } : {})
+      ...dynamodbEndpoint
+    }),
+    dynamodbItems: new DynamoDBClient({
+      ...common,
+      maxAttempts: 1,
+      requestHandler: requestHandler(),
+      ...dynamodbEndpoint
     }),
     s3: new S3Client({
       ...common,
@@ -62,6 +76,7 @@ export function createClients(
 
 export function destroyClients(clients: Clients): void {
   clients.dynamodb.destroy()
+  clients.dynamodbItems.destroy()
   clients.s3.destroy()
   clients.sts.destroy()
 }

@@ -3,16 +3,10 @@ import {
   type BatchWriteItemCommandInput,
   type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
-import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item } from '../types.js'
 import { describeKey } from '../util/redact.js'
-import {
-  backoffDelay,
-  isRetryableAwsError,
-  sleep as realSleep,
-  type BackoffOptions,
-  type Sleep
-} from '../util/retry.js'
+import type { BackoffOptions, Sleep } from '../util/retry.js'
+import { BatchCalls, type BatchOutcome } from './batch.js'
 import { keyText } from '../verify/digest.js'
 import { sendWire } from './wire.js'
 
@@ -58,6 +52,8 @@ export interface WriterStats {
   unprocessedRetried: number
   /** Calls repeated after throttling, 5xx or a dropped connection. */
   errorsRetried: number
+  /** Of those, calls DynamoDB throttled. */
+  throttled: number
   consumedCapacity: number
 }
 
@@ -67,40 +63,43 @@ function keyOf(request: WriteRequest): Item {
 
 /**
  * The one write path of the action. Packs puts (and deletes) into BatchWriteItem calls of at
- * most 25 requests and 16 MB with no key twice in a call, keeps up to `maxInFlight` calls
- * running, and sends every UnprocessedItems entry again with capped exponential backoff and
- * full jitter until DynamoDB has taken it. Throttling, 5xx and dropped connections are
- * retried the same way. A batch that makes no progress for `retryTimeoutMs` fails the
- * writer with the keys it could not write; callers see the first failure from `put`/`flush`.
+ * most 25 requests and 16 MB with no key twice in a call, and hands them to the batch
+ * primitive (BatchCalls), which keeps up to `maxInFlight` calls running and sends every
+ * UnprocessedItems entry, throttled call or failed call again with backoff until DynamoDB has
+ * taken it. A later request for a key still being written waits for the earlier call, so
+ * requests for one key land in order. Callers see the first failure from `put`/`flush`.
  */
 export class BatchWriter {
-  readonly stats: WriterStats = {
-    written: 0,
-    calls: 0,
-    unprocessedRetried: 0,
-    errorsRetried: 0,
-    consumedCapacity: 0
-  }
-
+  private written = 0
   private pending: Queued[] = []
   private pendingKeys = new Set<string>()
   private pendingBytes = 0
-  /** Every call queued or running, until it settles. */
-  private readonly calls = new Set<Promise<void>>()
-  /** Keys of those calls, so a later request for the same key waits its turn. */
+  /** Keys of the calls still running, so a later request for the same key waits its turn. */
   private readonly callKeys = new Map<string, Promise<void>>()
-  private running = 0
-  private readonly slotWaiters: (() => void)[] = []
-  private failure: Error | undefined
-  private readonly now: () => number
-  private readonly wait: Sleep
+  private readonly calls: BatchCalls<Queued>
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly options: WriterOptions
   ) {
-    this.now = options.now ?? Date.now
-    this.wait = options.sleep ?? realSleep
+    this.calls = new BatchCalls<Queued>(
+      { ...options, kind: 'write' },
+      (requests) => this.send(requests),
+      (queued) => describeKey(keyOf(queued.request), options.keyAttributes)
+    )
+  }
+
+  get stats(): WriterStats {
+    const { calls, unprocessedRetried, errorsRetried, throttled, consumedCapacity } =
+      this.calls.stats
+    return {
+      written: this.written,
+      calls,
+      unprocessedRetried,
+      errorsRetried,
+      throttled,
+      consumedCapacity
+    }
   }
 
   /** Queues puts; resolves once they are handed to a call (not once written: see flush). */
@@ -116,8 +115,7 @@ export class BatchWriter {
   /** Sends what is queued and waits until every request is written; throws the first failure. */
   async flush(): Promise<void> {
     if (this.pending.length > 0) await this.dispatch()
-    while (this.calls.size > 0) await Promise.allSettled([...this.calls])
-    this.throwIfFailed()
+    await this.calls.drain()
   }
 
   private async add(request: WriteRequest): Promise<void> {
@@ -126,7 +124,7 @@ export class BatchWriter {
     const size = Buffer.byteLength(text) + 1
     const key = keyText(keyOf(request), this.options.keyAttributes)
     for (;;) {
-      this.throwIfFailed()
+      this.calls.throwIfFailed()
       const earlier = this.callKeys.get(key)
       if (earlier) {
         // The same key is still being written by an earlier call: keep the requests in order.
@@ -147,24 +145,6 @@ export class BatchWriter {
     this.pendingBytes += size
   }
 
-  private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure
-  }
-
-  private acquireSlot(): Promise<void> {
-    if (this.running < this.options.maxInFlight) {
-      this.running++
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve) => this.slotWaiters.push(resolve))
-  }
-
-  private releaseSlot(): void {
-    const next = this.slotWaiters.shift()
-    if (next) next()
-    else this.running--
-  }
-
   /** Hands the pending batch to a call; returns once the call has a slot (backpressure). */
   private async dispatch(): Promise<void> {
     const batch = this.pending
@@ -172,86 +152,32 @@ export class BatchWriter {
     this.pending = []
     this.pendingKeys = new Set()
     this.pendingBytes = 0
-    const slot = this.acquireSlot()
-    const call: Promise<void> = slot
-      .then(() => (this.failure === undefined ? this.send(batch) : undefined))
-      .catch((error: unknown) => {
-        this.failure ??= toError(error)
-      })
-      .finally(() => {
-        this.releaseSlot()
-        this.calls.delete(call)
-        for (const key of keys) if (this.callKeys.get(key) === call) this.callKeys.delete(key)
-      })
-    this.calls.add(call)
-    for (const key of keys) this.callKeys.set(key, call)
-    await slot
+    const { started, settled } = this.calls.submit(batch)
+    for (const key of keys) this.callKeys.set(key, settled)
+    void settled.then(() => {
+      for (const key of keys) if (this.callKeys.get(key) === settled) this.callKeys.delete(key)
+    })
+    await started
   }
 
-  private async send(requests: Queued[]): Promise<void> {
+  private async send(requests: Queued[]): Promise<BatchOutcome<Queued>> {
     const { table } = this.options
-    const head = `{"RequestItems":{${JSON.stringify(table)}:[`
-    let remaining = requests
-    let lastProgress = this.now()
-    for (let attempt = 0; ; attempt++) {
-      let unprocessed: Queued[]
-      let reason: string
-      try {
-        this.stats.calls++
-        const body = `${head}${remaining.map((q) => q.text).join(',')}]},"ReturnConsumedCapacity":"TOTAL"}`
-        const input = {
-          RequestItems: { [table]: remaining.map((q) => q.request) },
-          ReturnConsumedCapacity: 'TOTAL'
-        }
-        const result = await sendWire<WireBatchWriteOutput>(
-          this.client,
-          new BatchWriteItemCommand(input as unknown as BatchWriteItemCommandInput),
-          { RequestItems: { [table]: [] } },
-          body
-        )
-        for (const c of result.ConsumedCapacity ?? [])
-          this.stats.consumedCapacity += c.CapacityUnits ?? 0
-        const returned = result.UnprocessedItems?.[table] ?? []
-        unprocessed = returned.map((request) => ({ request, text: JSON.stringify(request) }))
-        this.stats.written += remaining.length - unprocessed.length
-        if (unprocessed.length === 0) return
-        if (unprocessed.length < remaining.length) lastProgress = this.now()
-        this.stats.unprocessedRetried += unprocessed.length
-        reason = `${unprocessed.length} of ${remaining.length} items unprocessed`
-      } catch (error) {
-        if (this.failure !== undefined) throw error
-        if (!isRetryableAwsError(error)) {
-          throw new ActionError(
-            'write.rejected',
-            `DynamoDB rejected a write to table '${table}' (${errorName(error) || 'error'}: ${errorMessage(error)}). First key of the batch: ${this.describe(remaining[0])}.`,
-            { cause: error }
-          )
-        }
-        this.stats.errorsRetried++
-        unprocessed = remaining
-        reason = errorName(error) || errorMessage(error)
-      }
-      remaining = unprocessed
-      const delay = backoffDelay(attempt, this.options.backoff, this.options.random)
-      if (this.now() + delay - lastProgress > this.options.retryTimeoutMs) {
-        const keys = remaining.slice(0, 5).map((r) => this.describe(r))
-        throw new ActionError(
-          'write.gaveUp',
-          `Gave up writing ${remaining.length} item(s) to table '${table}' after ${attempt + 1} attempts and ${Math.round((this.now() - lastProgress) / 1000)} s without progress (last: ${reason}). Keys: ${keys.join('; ')}. Raise the table's write capacity or 'retry-timeout-seconds', then run again.`
-        )
-      }
-      this.options.onRetry?.({
-        reason,
-        attempt: attempt + 1,
-        delayMs: delay,
-        remaining: remaining.length
-      })
-      await this.wait(delay)
+    const body = `{"RequestItems":{${JSON.stringify(table)}:[${requests.map((q) => q.text).join(',')}]},"ReturnConsumedCapacity":"TOTAL"}`
+    const input = {
+      RequestItems: { [table]: requests.map((q) => q.request) },
+      ReturnConsumedCapacity: 'TOTAL'
     }
-  }
-
-  private describe(queued: Queued | undefined): string {
-    if (!queued) return '?'
-    return describeKey(keyOf(queued.request), this.options.keyAttributes)
+    const result = await sendWire<WireBatchWriteOutput>(
+      this.client,
+      new BatchWriteItemCommand(input as unknown as BatchWriteItemCommandInput),
+      { RequestItems: { [table]: [] } },
+      body
+    )
+    const returned = result.UnprocessedItems?.[table] ?? []
+    this.written += requests.length - returned.length
+    return {
+      unprocessed: returned.map((request) => ({ request, text: JSON.stringify(request) })),
+      consumed: (result.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0)
+    }
   }
 }

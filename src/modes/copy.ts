@@ -52,7 +52,7 @@ export async function runCopy(ctx: RunContext): Promise<void> {
           )
       }
 
-      const writer = new BatchWriter(ctx.clients.dynamodb, {
+      const writer = new BatchWriter(ctx.clients.dynamodbItems, {
         table: target,
         keyAttributes: keyAttributeNames(source.description),
         maxInFlight: ctx.inputs.writesInFlight,

@@ -44,7 +44,7 @@ export async function runRestore(ctx: RunContext): Promise<void> {
         throw new ActionError('restore.targetMissing', `Target table '${target}' does not exist.`)
 
       const keyAttributes = keyAttributeNames(targetInfo.description)
-      const writer = new BatchWriter(ctx.clients.dynamodb, {
+      const writer = new BatchWriter(ctx.clients.dynamodbItems, {
         table: target,
         keyAttributes,
         maxInFlight: ctx.inputs.writesInFlight,

@@ -47,6 +47,11 @@ export function isRetryableAwsError(error: unknown): boolean {
   )
 }
 
+/** Whether the service throttled the call (counted apart from other retried errors). */
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Error && isThrottlingError(error as SdkError)
+}
+
 /**
  * The SDK's retry middleware turns a thrown value that is not `instanceof Error` (an error
  * from another JavaScript realm, as under a test runner's VM) into a bare Error whose message

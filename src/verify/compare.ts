@@ -16,7 +16,7 @@ export function lookupIn(
   kind: KeyDifference['kind'],
   limit: number
 ): KeyLookup {
-  return new KeyLookup(ctx.clients.dynamodb, {
+  return new KeyLookup(ctx.clients.dynamodbItems, {
     table,
     keyAttributes,
     maxInFlight: Math.max(2, Math.floor(ctx.inputs.writesInFlight / 2)),

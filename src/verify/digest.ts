@@ -109,6 +109,13 @@ export function itemHash(item: Item): Buffer {
 }
 
 const BUCKETS = 256
+
+/** A content digest's saved state (see ContentDigest.state). */
+export interface DigestState {
+  version: 1
+  /** Per bucket: [item count, sum of the items' hashes modulo 2^256 in hex]. */
+  buckets: [number, string][]
+}
 const MASK = (1n << 256n) - 1n
 
 /**
@@ -177,6 +184,47 @@ export class ContentDigest {
 
   summary(): DigestSummary {
     return { count: this.count, digest: this.digest }
+  }
+
+  /**
+   * The digest's whole state, to save and later continue (a resumed copy) or combine (the
+   * parts of a table scanned by different runners): per bucket, its count and its sum modulo
+   * 2^256 in hex. `fromState(d.state())` equals `d`; merging two restored states equals one
+   * digest of both parts.
+   */
+  state(): DigestState {
+    const buckets: [number, string][] = []
+    for (let b = 0; b < BUCKETS; b++) {
+      buckets.push([this.counts[b] ?? 0, this.bucketSum(b).toString(16)])
+    }
+    return { version: 1, buckets }
+  }
+
+  /** A digest continued from a saved state; a state that is not one is refused. */
+  static fromState(state: unknown): ContentDigest {
+    const digest = new ContentDigest()
+    const buckets = (state as { version?: unknown; buckets?: unknown } | null)?.buckets
+    if (
+      (state as { version?: unknown } | null)?.version !== 1 ||
+      !Array.isArray(buckets) ||
+      buckets.length !== BUCKETS
+    ) {
+      throw new Error('not a saved content digest (version 1, 256 buckets)')
+    }
+    buckets.forEach((bucket: unknown, b) => {
+      const [count, sum] = Array.isArray(bucket) ? (bucket as unknown[]) : []
+      if (
+        !Number.isSafeInteger(count) ||
+        (count as number) < 0 ||
+        typeof sum !== 'string' ||
+        !/^[0-9a-f]{1,64}$/.test(sum)
+      ) {
+        throw new Error(`bucket ${b} of a saved content digest is not a count and a sum`)
+      }
+      digest.counts[b] = count as number
+      digest.lanes[b * 4 + 3] = BigInt(`0x${sum}`)
+    })
+    return digest
   }
 
   /** Buckets whose count or sum differ from the other digest's. */

@@ -3,16 +3,17 @@ import {
   type BatchGetItemCommandInput,
   type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
-import { ActionError, errorMessage, errorName, toError } from '../errors.js'
 import type { Item, KeyDifference } from '../types.js'
 import { describeKey, extractKey } from '../util/redact.js'
-import { backoffDelay, isRetryableAwsError, sleep as realSleep, type Sleep } from '../util/retry.js'
+import type { Sleep } from '../util/retry.js'
+import { BatchCalls, type BatchOutcome } from '../dynamo/batch.js'
 import { itemHash, keyText } from './digest.js'
 import { sendWire } from '../dynamo/wire.js'
 
 interface WireBatchGetOutput {
   Responses?: Record<string, Item[]>
   UnprocessedKeys?: Record<string, { Keys?: Item[] }>
+  ConsumedCapacity?: { CapacityUnits?: number }[]
 }
 
 /** BatchGetItem takes at most 100 keys a call. */
@@ -42,10 +43,10 @@ interface Expected {
 
 /**
  * Checks items by key in another table: for each item given, BatchGetItem (100 keys a call,
- * several calls in flight, strongly consistent) fetches the item with the same key and
- * compares its content hash. Counts what is missing or different and keeps up to
- * `exampleLimit` keys as examples (keys only, never values). UnprocessedKeys and retryable
- * errors are retried with backoff.
+ * strongly consistent, on the batch primitive: several calls in flight, UnprocessedKeys and
+ * retryable errors sent again with backoff) fetches the item with the same key and compares
+ * its content hash. Counts what is missing or different and keeps up to `exampleLimit` keys
+ * as examples (keys only, never values).
  */
 export class KeyLookup {
   checked = 0
@@ -53,17 +54,21 @@ export class KeyLookup {
   differing = 0
   readonly examples: KeyDifference[] = []
   private batch: Expected[] = []
-  private readonly calls = new Set<Promise<void>>()
-  private failure: Error | undefined
-  private readonly wait: Sleep
-  private readonly now: () => number
+  private readonly calls: BatchCalls<Expected>
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly options: LookupOptions
   ) {
-    this.wait = options.sleep ?? realSleep
-    this.now = options.now ?? Date.now
+    this.calls = new BatchCalls<Expected>(
+      { ...options, kind: 'lookup' },
+      (batch) => this.lookup(batch),
+      (expected) => describeKey(expected.key, options.keyAttributes)
+    )
+  }
+
+  get stats(): BatchCalls<Expected>['stats'] {
+    return this.calls.stats
   }
 
   get differences(): number {
@@ -84,25 +89,13 @@ export class KeyLookup {
 
   async finish(): Promise<void> {
     if (this.batch.length > 0) await this.dispatch()
-    while (this.calls.size > 0) await Promise.allSettled([...this.calls])
-    if (this.failure !== undefined) throw this.failure
+    await this.calls.drain()
   }
 
   private async dispatch(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure
     const batch = this.batch
     this.batch = []
-    while (this.calls.size >= this.options.maxInFlight) await Promise.race(this.calls)
-    const call: Promise<void> = this.lookup(batch)
-      .catch((error: unknown) => {
-        this.failure ??= toError(error)
-      })
-      .finally(() => this.calls.delete(call))
-    this.calls.add(call)
-  }
-
-  private keyText(item: Item): string {
-    return keyText(item, this.options.keyAttributes)
+    await this.calls.submit(batch).started
   }
 
   private record(kind: KeyDifference['kind'], key: Item): void {
@@ -113,54 +106,43 @@ export class KeyLookup {
     }
   }
 
-  private async lookup(batch: Expected[]): Promise<void> {
-    const { table } = this.options
-    const expected = new Map(batch.map((e) => [this.keyText(e.key), e]))
-    let keys = batch.map((e) => e.key)
-    let lastProgress = this.now()
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      try {
-        const request = { RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }
-        const result = await sendWire<WireBatchGetOutput>(
-          this.client,
-          new BatchGetItemCommand(request as unknown as BatchGetItemCommandInput),
-          { RequestItems: { [table]: { Keys: [] } } }
-        )
-        for (const found of result.Responses?.[table] ?? []) {
-          const text = this.keyText(found)
-          const want = expected.get(text)
-          if (!want) continue
-          expected.delete(text)
-          this.checked++
-          if (this.options.reportDiffering !== false && !itemHash(found).equals(want.hash))
-            this.record('differs', want.key)
-        }
-        const unprocessed = result.UnprocessedKeys?.[table]?.Keys ?? []
-        if (unprocessed.length < keys.length) lastProgress = this.now()
-        keys = unprocessed
-        if (keys.length === 0) break
-      } catch (error) {
-        if (!isRetryableAwsError(error)) {
-          throw new ActionError(
-            'lookup.failed',
-            `Looking up items by key in table '${table}' failed (${errorName(error) || 'error'}: ${errorMessage(error)}).`,
-            { cause: error }
-          )
-        }
-      }
-      const delay = backoffDelay(attempt, undefined, this.options.random)
-      if (this.now() + delay - lastProgress > this.options.retryTimeoutMs) {
-        throw new ActionError(
-          'lookup.gaveUp',
-          `Gave up looking up ${keys.length} key(s) in table '${table}' after ${attempt + 1} attempts without progress.`
-        )
-      }
-      await this.wait(delay)
+  /** One BatchGetItem call: judges what came back; returns the keys to ask again. */
+  private async lookup(batch: Expected[]): Promise<BatchOutcome<Expected>> {
+    const { table, keyAttributes } = this.options
+    const request = {
+      RequestItems: { [table]: { Keys: batch.map((e) => e.key), ConsistentRead: true } },
+      ReturnConsumedCapacity: 'TOTAL'
     }
-    // Whatever DynamoDB did not return does not exist in the table.
-    for (const want of expected.values()) {
+    const result = await sendWire<WireBatchGetOutput>(
+      this.client,
+      new BatchGetItemCommand(request as unknown as BatchGetItemCommandInput),
+      { RequestItems: { [table]: { Keys: [] } } }
+    )
+    const expected = new Map(batch.map((e) => [keyText(e.key, keyAttributes), e]))
+    for (const found of result.Responses?.[table] ?? []) {
+      const text = keyText(found, keyAttributes)
+      const want = expected.get(text)
+      if (!want) continue
+      expected.delete(text)
       this.checked++
-      this.record(this.options.missingKind, want.key)
+      if (this.options.reportDiffering !== false && !itemHash(found).equals(want.hash))
+        this.record('differs', want.key)
+    }
+    const unprocessed = new Set(
+      (result.UnprocessedKeys?.[table]?.Keys ?? []).map((key) => keyText(key, keyAttributes))
+    )
+    const again: Expected[] = []
+    for (const [text, want] of expected) {
+      if (unprocessed.has(text)) again.push(want)
+      else {
+        // Neither returned nor handed back: the table has no item with this key.
+        this.checked++
+        this.record(this.options.missingKind, want.key)
+      }
+    }
+    return {
+      unprocessed: again,
+      consumed: (result.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0)
     }
   }
 }
