@@ -1,12 +1,12 @@
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import type { BackupWriter } from './backup/writer.js'
-import { scanTable } from './dynamo/scan.js'
+import { runPass, type ItemSource, type PassResult } from './engine/pass.js'
 import type { BatchWriter } from './dynamo/write.js'
 import { errorName } from './errors.js'
 import type { Item } from './types.js'
 import { Progress } from './util/progress.js'
-import { ContentDigest } from './verify/digest.js'
+import type { ContentDigest } from './verify/digest.js'
 import type { KeyLookup } from './verify/lookup.js'
 
 export interface PipelineOptions {
@@ -31,20 +31,19 @@ export interface PipelineResult {
   scanned: number
   readCapacity: number
   durationMs: number
+  /** Everything the engine's pass reported. */
+  pass: PassResult
 }
 
 /**
- * One pass over a table feeding every sink at once: each scanned page is hashed into the
- * content digest, appended to the backup, queued to the target's writer and/or looked up
- * by key, then the scan moves on. Backup, copy and verify all run through here, so the
- * source is read once whatever the mode needs from it.
+ * One pass of the engine for a mode: maps the run's inputs to the engine's narrow settings
+ * (the source, the consumers, retry time, progress), logs progress and recovered retries,
+ * and returns what the pass did.
  */
 export async function runPipeline(
   ctx: RunContext,
   options: PipelineOptions
 ): Promise<PipelineResult> {
-  const started = Date.now()
-  const digest = new ContentDigest()
   const progress = new Progress(
     options.label,
     options.approximateItems,
@@ -52,75 +51,44 @@ export async function runPipeline(
     Date.now,
     ctx.progressIntervalMs
   )
-  let retries = 0
   try {
-    const handle = async (items: Item[]): Promise<void> => {
-      const hashes = items.map((item) => digest.add(item))
-      if (options.backup) await options.backup.write(items)
-      if (options.writer) await options.writer.put(items)
-      if (options.lookup) {
-        const buckets = options.lookupBuckets
-        if (buckets) {
-          const picked: Item[] = []
-          const pickedHashes: Buffer[] = []
-          items.forEach((item, i) => {
-            const hash = hashes[i] as Buffer
-            if (buckets.has(ContentDigest.bucketOf(hash))) {
-              picked.push(item)
-              pickedHashes.push(hash)
-            }
-          })
-          await options.lookup.check(picked, pickedHashes)
-        } else {
-          await options.lookup.check(items, hashes)
-        }
-      }
-      progress.add(items.length)
-    }
-    let scanned = 0
-    let readCapacity = 0
-    if (options.read) {
-      scanned = await options.read(handle)
-    } else {
-      const totals = await scanTable(
-        ctx.clients.dynamodbItems,
-        {
+    const source: ItemSource = options.read
+      ? { kind: 'reader', name: options.table, read: options.read }
+      : {
+          kind: 'table',
+          client: ctx.clients.dynamodbItems,
           table: options.table,
-          segments: ctx.inputs.scanSegments,
-          retryTimeoutMs: ctx.inputs.retryTimeoutMs,
-          ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
-          ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
-          onRetry: (error, attempt) => {
-            retries++
-            core.debug(
-              `scan ${options.table}: retry ${attempt} after ${errorName(error) || 'error'}`
-            )
-          }
-        },
-        (page) => handle(page.items)
-      )
-      scanned = totals.items
-      readCapacity = totals.consumedCapacity
-    }
-    await options.writer?.flush()
-    await options.lookup?.finish()
-    if (retries > 0)
+          totalSegments: ctx.inputs.scanSegments
+        }
+    const pass = await runPass(
+      source,
+      {
+        ...(options.backup ? { backup: options.backup } : {}),
+        ...(options.writer ? { writer: options.writer } : {}),
+        ...(options.lookup ? { lookup: options.lookup } : {}),
+        ...(options.lookupBuckets ? { lookupBuckets: options.lookupBuckets } : {})
+      },
+      {
+        retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+        ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
+        ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+        onItems: (count) => progress.add(count),
+        onScanRetry: (error, attempt) =>
+          core.debug(`scan ${options.table}: retry ${attempt} after ${errorName(error) || 'error'}`)
+      }
+    )
+    if (pass.scanRetries > 0)
       core.info(
-        `Scan of '${options.table}' recovered from ${retries} throttled or failed request(s).`
+        `Scan of '${options.table}' recovered from ${pass.scanRetries} throttled or failed request(s).`
       )
     core.info(progress.line())
     return {
-      digest,
-      scanned,
-      readCapacity,
-      durationMs: Date.now() - started
+      digest: pass.digest,
+      scanned: pass.items,
+      readCapacity: pass.readCapacity,
+      durationMs: pass.durationMs,
+      pass
     }
-  } catch (error) {
-    // Let the calls already in flight settle before the error leaves the pipeline.
-    await options.writer?.flush().catch(() => undefined)
-    await options.lookup?.finish().catch(() => undefined)
-    await options.backup?.abort()
-    throw error
   } finally {
     progress.stop()
   }

@@ -113,30 +113,33 @@ export async function judgeDigests(
 
 /**
  * Proves that every source item is in the target, unchanged, by key (the target may hold
- * more). Scans the source once, looking every item up in the target with BatchGetItem, and
- * digests the target alongside for the counts.
+ * more). Reads the source once (a table scan or a backup), looking every item up in the
+ * target with BatchGetItem, and digests the target alongside for the counts.
  */
 export async function verifyContained(
   ctx: RunContext,
   report: PairReport,
-  source: TableInfo,
-  target: TableInfo
+  source: ComparedSource,
+  target: string,
+  approximateItems: number
 ): Promise<boolean> {
-  const keys = keyAttributeNames(source.description)
-  const lookup = lookupIn(ctx, target.name, keys, 'missing-in-target', MAX_REPORTED_DIFFERENCES)
+  const lookup = lookupIn(
+    ctx,
+    target,
+    source.keyAttributes,
+    'missing-in-target',
+    MAX_REPORTED_DIFFERENCES
+  )
   const [sourcePass, targetPass] = await runSideBySide(
     ctx,
     {
       table: source.name,
-      label: `verify ${source.name} by key in ${target.name}`,
-      approximateItems: source.description.ItemCount ?? 0,
+      label: `verify ${source.name} by key in ${target}`,
+      approximateItems,
+      ...(source.read ? { read: source.read } : {}),
       lookup
     },
-    {
-      table: target.name,
-      label: `digest ${target.name}`,
-      approximateItems: target.description.ItemCount ?? 0
-    }
+    { table: target, label: `digest ${target}`, approximateItems }
   )
   report.sourceCount = sourcePass.digest.count
   report.targetCount = targetPass.digest.count

@@ -1,0 +1,188 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { BackupWriter } from '../backup/writer.js'
+import { scanTable, type ScanPage } from '../dynamo/scan.js'
+import type { BatchWriter } from '../dynamo/write.js'
+import type { Item } from '../types.js'
+import type { Sleep } from '../util/retry.js'
+import { ContentDigest } from '../verify/digest.js'
+import type { KeyLookup } from '../verify/lookup.js'
+
+/** Where a pass reads its items from. */
+export type ItemSource =
+  | {
+      kind: 'table'
+      client: DynamoDBClient
+      table: string
+      /** Parallel scan segments (TotalSegments). */
+      totalSegments: number
+      /** Where each segment starts (a checkpoint); `null` marks a finished segment. */
+      startKeys?: readonly (Item | null | undefined)[]
+      /** Only these segments (a matrix leg's share); all by default. */
+      segments?: readonly number[]
+    }
+  | {
+      kind: 'reader'
+      /** A name for messages (the backup's location). */
+      name: string
+      /** Streams pages of items (a backup reader); returns how many it read. */
+      read: (onPage: (items: Item[]) => Promise<void>) => Promise<number>
+    }
+
+/** What a pass feeds each page to; the digest is always computed. */
+export interface PassConsumers {
+  backup?: BackupWriter
+  writer?: BatchWriter
+  lookup?: KeyLookup
+  /** Only items whose hash falls in these digest buckets go to the lookup. */
+  lookupBuckets?: Set<number>
+  /** Sees every page after the others (e.g. restore's item checks). */
+  onPage?: (items: Item[]) => Promise<void> | void
+}
+
+export interface PassSettings {
+  retryTimeoutMs: number
+  /** Checked before each page is asked for: true ends the pass early (no error). */
+  shouldStop?: () => boolean
+  sleep?: Sleep
+  /** Items handed on, after each page (progress). */
+  onItems?: (count: number) => void
+  /** A scan call repeated after throttling or an error. */
+  onScanRetry?: (error: unknown, attempt: number) => void
+}
+
+/**
+ * Where a table scan stands: per segment, the key after the last page handed to every
+ * consumer (held durably once the pass returns: the writer flushed, the backup then
+ * finished). Resume (issue 12) checkpoints these while the pass runs.
+ */
+export interface ScanPosition {
+  segment: number
+  /** Undefined once the segment is finished. */
+  lastEvaluatedKey?: Item
+  done: boolean
+}
+
+export interface PassResult {
+  digest: ContentDigest
+  /** Items read from the source. */
+  items: number
+  pages: number
+  readCapacity: number
+  /** Scan calls repeated after throttling or errors. */
+  scanRetries: number
+  /** Writes and lookups: the batch primitive's counts. */
+  writeCapacity: number
+  writesRetried: number
+  lookupsRetried: number
+  throttled: number
+  /** Table sources: each segment's position once the pass ends (all pages consumed). */
+  positions: ScanPosition[]
+  durationMs: number
+}
+
+/**
+ * The transfer engine's one pass: reads a source (a table's parallel scan or a backup
+ * reader) page by page and feeds every page, in one go, to the content digest and to the
+ * consumers that need it (backup writer, target writer, key lookup). A page is asked for only
+ * when the previous one of its segment is handed on (one page of look-ahead), and a consumer
+ * that is slow holds the source back, so memory stays at a few pages whatever the table size.
+ * Takes narrow settings and returns what happened; it knows nothing of modes or the report.
+ */
+export async function runPass(
+  source: ItemSource,
+  consumers: PassConsumers,
+  settings: PassSettings
+): Promise<PassResult> {
+  const started = Date.now()
+  const digest = new ContentDigest()
+  let scanRetries = 0
+  const positions = new Map<number, ScanPosition>()
+
+  const handle = async (items: Item[]): Promise<void> => {
+    const hashes = items.map((item) => digest.add(item))
+    if (consumers.backup) await consumers.backup.write(items)
+    if (consumers.writer) await consumers.writer.put(items)
+    if (consumers.lookup) {
+      const buckets = consumers.lookupBuckets
+      if (buckets) {
+        const picked: Item[] = []
+        const pickedHashes: Buffer[] = []
+        items.forEach((item, i) => {
+          const hash = hashes[i] as Buffer
+          if (buckets.has(ContentDigest.bucketOf(hash))) {
+            picked.push(item)
+            pickedHashes.push(hash)
+          }
+        })
+        await consumers.lookup.check(picked, pickedHashes)
+      } else {
+        await consumers.lookup.check(items, hashes)
+      }
+    }
+    await consumers.onPage?.(items)
+    settings.onItems?.(items.length)
+  }
+
+  try {
+    let items = 0
+    let pages = 0
+    let readCapacity = 0
+    if (source.kind === 'reader') {
+      items = await source.read(async (page) => {
+        pages++
+        await handle(page)
+      })
+    } else {
+      const totals = await scanTable(
+        source.client,
+        {
+          table: source.table,
+          segments: source.totalSegments,
+          retryTimeoutMs: settings.retryTimeoutMs,
+          ...(source.startKeys ? { startKeys: source.startKeys } : {}),
+          ...(source.segments ? { onlySegments: source.segments } : {}),
+          ...(settings.shouldStop ? { shouldStop: settings.shouldStop } : {}),
+          ...(settings.sleep ? { sleep: settings.sleep } : {}),
+          onRetry: (error, attempt) => {
+            scanRetries++
+            settings.onScanRetry?.(error, attempt)
+          }
+        },
+        async (page: ScanPage) => {
+          await handle(page.items)
+          positions.set(page.segment, {
+            segment: page.segment,
+            ...(page.lastEvaluatedKey ? { lastEvaluatedKey: page.lastEvaluatedKey } : {}),
+            done: page.lastEvaluatedKey === undefined
+          })
+        }
+      )
+      items = totals.items
+      pages = totals.pages
+      readCapacity = totals.consumedCapacity
+    }
+    await consumers.writer?.flush()
+    await consumers.lookup?.finish()
+    const writes = consumers.writer?.stats
+    const lookups = consumers.lookup?.stats
+    return {
+      digest,
+      items,
+      pages,
+      readCapacity,
+      scanRetries,
+      writeCapacity: writes?.consumedCapacity ?? 0,
+      writesRetried: (writes?.errorsRetried ?? 0) + (writes?.unprocessedRetried ?? 0),
+      lookupsRetried: (lookups?.errorsRetried ?? 0) + (lookups?.unprocessedRetried ?? 0),
+      throttled: (writes?.throttled ?? 0) + (lookups?.throttled ?? 0),
+      positions: [...positions.values()].sort((a, b) => a.segment - b.segment),
+      durationMs: Date.now() - started
+    }
+  } catch (error) {
+    // Let the calls already in flight settle before the error leaves the pass.
+    await consumers.writer?.flush().catch(() => undefined)
+    await consumers.lookup?.finish().catch(() => undefined)
+    await consumers.backup?.abort()
+    throw error
+  }
+}

@@ -1,0 +1,144 @@
+import * as core from '@actions/core'
+import type { RunContext } from '../context.js'
+import type { BackupWriter } from '../backup/writer.js'
+import {
+  applyTimeToLive,
+  createTableClone,
+  describeTable,
+  heldBackSettings,
+  keyAttributeNames,
+  type TableInfo
+} from '../dynamo/tables.js'
+import { BatchWriter } from '../dynamo/write.js'
+import { ActionError } from '../errors.js'
+import { runPipeline, type PipelineResult } from '../pipeline.js'
+import type { PairReport } from '../types.js'
+import { itemCount } from '../util/progress.js'
+import { judgeDigests, verifyContained, type ComparedSource } from '../verify/compare.js'
+
+/** One move of items into a target table, as copy and restore both make it. */
+export interface IntoTarget {
+  /** What is read: a table (scanned) or a backup (`read`). */
+  source: ComparedSource
+  /** The definition a missing target is created from, and whose TTL it gets after the proof. */
+  definition: TableInfo | null
+  /** Where the definition comes from, for messages ("the source's definition"). */
+  definitionName: string
+  target: string
+  /** The target as preflight found it: null when it is to be created. */
+  targetInfo: TableInfo | null
+  targetWasEmpty: boolean
+  approximateItems: number
+  /** Opens the backup the pass also writes (copy); none for restore. */
+  openBackup?: () => Promise<BackupWriter>
+  /** Runs once every item is written, before the proof (copy: finish the backup). */
+  afterWrite?: (pass: PipelineResult, backup: BackupWriter | undefined) => Promise<void>
+  /** The verb for the log: "Copied", "Restored". */
+  verb: string
+}
+
+/**
+ * The one "into the target and prove it" path: creates the target when missing (from the
+ * definition, TTL held back), writes every item through the one write path (and the backup,
+ * when there is one) in one pass, then proves the target: by count and digest when it started
+ * empty, by looking every item up by key when it did not. Settings held back are applied only
+ * after the proof (TTL on a created target), or named when the target was not created here.
+ */
+export async function moveIntoTarget(
+  ctx: RunContext,
+  report: PairReport,
+  move: IntoTarget
+): Promise<void> {
+  const { target, source } = move
+  const notes = (report.notes ??= [])
+  let targetInfo = move.targetInfo
+  const created = !targetInfo
+  if (!targetInfo && move.definition) {
+    core.info(`Creating '${target}' from ${move.definitionName}.`)
+    const cloneNotes = await createTableClone(ctx.clients.dynamodb, move.definition, target, {
+      log: (line) => core.info(line),
+      ...(ctx.sleep ? { sleep: ctx.sleep } : {})
+    })
+    for (const note of cloneNotes) core.warning(`${target}: ${note}`)
+    notes.push(`created '${target}' from ${move.definitionName}`, ...cloneNotes)
+    targetInfo = await describeTable(ctx.clients.dynamodb, target)
+  }
+  if (!targetInfo)
+    throw new ActionError('target.missing', `Target table '${target}' does not exist.`)
+
+  const writer = new BatchWriter(ctx.clients.dynamodbItems, {
+    table: target,
+    keyAttributes: keyAttributeNames(targetInfo.description),
+    maxInFlight: ctx.inputs.writesInFlight,
+    retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+    ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+    onRetry: ({ reason, attempt, delayMs }) =>
+      core.debug(`write ${target}: attempt ${attempt + 1} in ${delayMs} ms (${reason})`)
+  })
+  try {
+    const copyStarted = Date.now()
+    const backup = await move.openBackup?.()
+    const pass = await runPipeline(ctx, {
+      table: source.name,
+      label: `${move.verb.toLowerCase()} ${source.name} -> ${target}`,
+      approximateItems: move.approximateItems,
+      ...(source.read ? { read: source.read } : {}),
+      ...(backup ? { backup } : {}),
+      writer
+    })
+    report.scanned = pass.scanned
+    report.sourceCount = pass.digest.count
+    report.sourceDigest = pass.digest.digest
+    await move.afterWrite?.(pass, backup)
+    report.phases = { copyMs: Date.now() - copyStarted }
+    const { unprocessedRetried, errorsRetried } = writer.stats
+    if (unprocessedRetried + errorsRetried > 0) {
+      core.warning(
+        `${target}: DynamoDB returned ${unprocessedRetried} unprocessed item(s) and ${errorsRetried} throttled or failed call(s); all were retried until written.`
+      )
+    }
+
+    const verifyStarted = Date.now()
+    const verified = move.targetWasEmpty
+      ? await judgeDigests(
+          ctx,
+          report,
+          source,
+          target,
+          pass.digest,
+          (
+            await runPipeline(ctx, {
+              table: target,
+              label: `verify ${target}`,
+              approximateItems: pass.scanned
+            })
+          ).digest
+        )
+      : await verifyContained(ctx, report, source, target, pass.scanned)
+    report.phases.verifyMs = Date.now() - verifyStarted
+    if (!verified) {
+      report.status = 'mismatch'
+      throw new ActionError(
+        'verify.mismatch',
+        `'${target}' does not match ${source.name} (${report.differences?.length ?? 0} differing key(s) listed in the summary). Was the source written to during the run?`
+      )
+    }
+    if (created && move.definition) {
+      // TTL only now that the copy is proven: on during it, DynamoDB could have deleted
+      // expired items from the target before they were verified.
+      const note = await applyTimeToLive(ctx.clients.dynamodb, move.definition, target)
+      if (note) notes.push(note)
+    } else if (move.definition) {
+      for (const note of heldBackSettings(move.definition, targetInfo)) {
+        core.warning(note)
+        notes.push(note)
+      }
+    }
+    report.status = 'verified'
+    core.notice(
+      `${move.verb} ${itemCount(pass.scanned)} ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
+    )
+  } finally {
+    report.written = writer.stats.written
+  }
+}
