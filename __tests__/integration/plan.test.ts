@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import zlib from 'node:zlib'
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import {
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+  type ProjectionType
+} from '@aws-sdk/client-dynamodb'
 import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3'
 import {
   ddbEndpoint,
@@ -13,7 +18,13 @@ import {
   motoEndpoint,
   uniqueName
 } from '../support/env.js'
-import { canonicalContents, createTable, seed, tableDefinition } from '../support/tables.js'
+import {
+  canonicalContents,
+  createTable,
+  indexedDefinition,
+  seed,
+  tableDefinition
+} from '../support/tables.js'
 import { listKeys } from '../support/backups.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { runAction, type ActionResult } from '../support/action.js'
@@ -22,7 +33,18 @@ import { everyTypeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 interface Plan {
   source: Record<string, string> | null
   target: Record<string, string> | null
-  differences: { blocking: string[]; advisory: string[] }
+  differences: {
+    blocking: string[]
+    advisory: string[]
+    differences: {
+      field: string
+      index?: string
+      source: string
+      target: string
+      blocking: boolean
+    }[]
+  }
+  differing: string[]
   copy: {
     action: string
     refusals: string[]
@@ -174,10 +196,87 @@ describe('plan', () => {
     const { plans } = await plan(tables)
     const blocking = 'primary keys differ: source pk:S (HASH), sk:N (RANGE); target id:S (HASH)'
     expect(plans[0]?.differences.blocking).toEqual([blocking])
+    expect(plans[0]?.differences.differences).toEqual([
+      {
+        field: 'keys',
+        source: 'pk:S (HASH), sk:N (RANGE)',
+        target: 'id:S (HASH)',
+        blocking: true
+      }
+    ])
+    expect(plans[0]?.differing).toEqual(['keys', 'attributes'])
     expect(plans[0]?.copy.action).toBe('refuse')
     expect(plans[0]?.copy.refusals).toEqual([blocking])
     expect(plans[0]?.target?.attributes).toBe('id:S')
     await expectCopyRefuses(tables, 'preflight.definitionMismatch')
+  })
+
+  it('compares definitions field by field: index order does not matter, each field is named', async () => {
+    const bySk = {
+      IndexName: 'bySk',
+      KeySchema: [{ AttributeName: 'sk', KeyType: 'HASH' as const }],
+      Projection: { ProjectionType: 'ALL' as const }
+    }
+    /** indexedDefinition with a second GSI, in either order, and byName's projection. */
+    const withIndexes = (
+      name: string,
+      reversed: boolean,
+      projection: ProjectionType = 'KEYS_ONLY'
+    ): CreateTableCommandInput => {
+      const byName = {
+        IndexName: 'byName',
+        KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' as const }],
+        Projection: { ProjectionType: projection }
+      }
+      return indexedDefinition(name, {
+        GlobalSecondaryIndexes: reversed ? [byName, bySk] : [bySk, byName]
+      })
+    }
+    const source = uniqueName('plan-idx-src')
+    await createTable(ddb, withIndexes(source, false))
+    await ddb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: source,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' }
+      })
+    )
+    const same = uniqueName('plan-idx-same')
+    await createTable(ddb, withIndexes(same, true))
+
+    const { plans } = await plan({ tables: `${source} -> ${same}` })
+    expect(plans[0]?.source?.gsis).toBe(
+      'byName (name:S (HASH); KEYS_ONLY); bySk (sk:N (HASH); ALL)'
+    )
+    expect(plans[0]?.target?.gsis).toBe(plans[0]?.source?.gsis)
+    expect(plans[0]?.differences).toEqual({
+      blocking: [],
+      advisory: ["TTL: source enabled on 'expiresAt'; target disabled"],
+      differences: [
+        {
+          field: 'timeToLive',
+          source: "enabled on 'expiresAt'",
+          target: 'disabled',
+          blocking: false
+        }
+      ]
+    })
+    expect(plans[0]?.differing).toEqual(['ttl'])
+    expect(plans[0]?.copy).toMatchObject({ action: 'copy', refusals: [] })
+
+    const other = uniqueName('plan-idx-other')
+    await createTable(ddb, withIndexes(other, true, 'ALL'))
+    const { plans: refused } = await plan({ tables: `${source} -> ${other}` })
+    const projection =
+      "global secondary index 'byName' projection differs: source KEYS_ONLY; target ALL"
+    expect(refused[0]?.differences.differences).toContainEqual({
+      field: 'globalIndexes.projection',
+      index: 'byName',
+      source: 'KEYS_ONLY',
+      target: 'ALL',
+      blocking: true
+    })
+    expect(refused[0]?.copy.refusals).toEqual([projection])
+    await expectCopyRefuses({ tables: `${source} -> ${other}` }, 'preflight.definitionMismatch')
   })
 
   it('reports a missing target as a refusal, and plans its creation with create-target', async () => {

@@ -1,32 +1,37 @@
+/**
+ * DynamoDB's table calls: describe (with TTL, PITR and tags), the one-item emptiness check,
+ * create a clone and wait for it, and the settings applied after a copy. What a definition is,
+ * and how two compare, is pure and lives in definitions.ts.
+ */
 import {
   CreateTableCommand,
   DescribeContinuousBackupsCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   ListTagsOfResourceCommand,
+  ResourceNotFoundException,
   ScanCommand,
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
-  type AttributeDefinition,
-  type CreateTableCommandInput,
+  type DescribeTableCommandInput,
   type DynamoDBClient,
-  type KeySchemaElement,
-  type Projection,
   type TableDescription,
   type Tag
 } from '@aws-sdk/client-dynamodb'
+import { createWaiter, WaiterState, type WaiterResult } from '@smithy/core/client'
 import { ActionError, errorMessage, isNamed } from '../errors.js'
-import { sleep as realSleep, type Sleep } from '../util/retry.js'
+import { formatDuration } from '../util/progress.js'
+import { buildCreateTableInput, toDefinition, UNKNOWN, type TableInfo } from './definitions.js'
 
-/** Everything plan, copy and create-target need to know about a table. */
-export interface TableInfo {
-  name: string
-  description: TableDescription
-  /** `unsupported` when the endpoint lacks the API (DynamoDB Local lacks PITR and tags). */
-  timeToLive: { enabled: boolean; attributeName?: string } | 'unsupported'
-  pointInTimeRecovery: boolean | 'unsupported'
-  tags: Tag[] | 'unsupported'
-}
+// Callers that read definitions import these from here too; new code imports definitions.js.
+export {
+  billingMode,
+  compareDefinitions,
+  heldBackSettings,
+  keyAttributeNames,
+  type DefinitionDifferences,
+  type TableInfo
+} from './definitions.js'
 
 const UNSUPPORTED = ['UnknownOperationException', 'UnrecognizedClientException']
 
@@ -105,13 +110,6 @@ async function listAllTags(client: DynamoDBClient, arn: string): Promise<Tag[]> 
   return tags
 }
 
-export function keyAttributeNames(description: TableDescription): string[] {
-  const schema = description.KeySchema ?? []
-  const hash = schema.find((k) => k.KeyType === 'HASH')?.AttributeName
-  const range = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName
-  return [hash, range].filter((n): n is string => n !== undefined)
-}
-
 /** True when a Scan for one item finds none. Reads no attribute value into any output. */
 export async function isTableEmpty(client: DynamoDBClient, name: string): Promise<boolean> {
   let startKey: Record<string, never> | undefined
@@ -127,292 +125,8 @@ export async function isTableEmpty(client: DynamoDBClient, name: string): Promis
   return false
 }
 
-// --- Comparing definitions ------------------------------------------------------------------
-
-export interface DefinitionDifferences {
-  /** Differences that make a copy wrong or impossible: keys, index keys and projections. */
-  blocking: string[]
-  /** Differences worth knowing that do not change the data: billing, TTL, PITR, tags… */
-  advisory: string[]
-}
-
-function attributeType(description: TableDescription, name: string): string {
-  return (
-    description.AttributeDefinitions?.find((a: AttributeDefinition) => a.AttributeName === name)
-      ?.AttributeType ?? '?'
-  )
-}
-
-function describeKeySchema(description: TableDescription, schema: KeySchemaElement[] = []): string {
-  return schema
-    .map(
-      (k) =>
-        `${k.AttributeName}:${attributeType(description, k.AttributeName ?? '')} (${k.KeyType})`
-    )
-    .join(', ')
-}
-
-function describeProjection(projection: Projection | undefined): string {
-  const type = projection?.ProjectionType ?? 'ALL'
-  const extra = [...(projection?.NonKeyAttributes ?? [])].sort()
-  return extra.length > 0 ? `${type} [${extra.join(', ')}]` : type
-}
-
-interface IndexShape {
-  IndexName?: string | undefined
-  KeySchema?: KeySchemaElement[] | undefined
-  Projection?: Projection | undefined
-}
-
-function compareIndexes(
-  kind: string,
-  source: TableDescription,
-  target: TableDescription,
-  sourceIndexes: IndexShape[] = [],
-  targetIndexes: IndexShape[] = [],
-  out: string[]
-): void {
-  const targetByName = new Map(targetIndexes.map((i) => [i.IndexName ?? '', i]))
-  for (const index of sourceIndexes) {
-    const name = index.IndexName ?? ''
-    const other = targetByName.get(name)
-    if (!other) {
-      out.push(`${kind} '${name}' exists on the source but not on the target`)
-      continue
-    }
-    const sourceKeys = describeKeySchema(source, index.KeySchema)
-    const targetKeys = describeKeySchema(target, other.KeySchema)
-    if (sourceKeys !== targetKeys) {
-      out.push(`${kind} '${name}' keys differ: source ${sourceKeys}; target ${targetKeys}`)
-    }
-    const sourceProjection = describeProjection(index.Projection)
-    const targetProjection = describeProjection(other.Projection)
-    if (sourceProjection !== targetProjection) {
-      out.push(
-        `${kind} '${name}' projection differs: source ${sourceProjection}; target ${targetProjection}`
-      )
-    }
-    targetByName.delete(name)
-  }
-  for (const name of targetByName.keys()) {
-    out.push(`${kind} '${name}' exists on the target but not on the source`)
-  }
-}
-
-export function billingMode(description: TableDescription): string {
-  return (
-    description.BillingModeSummary?.BillingMode ??
-    ((description.ProvisionedThroughput?.ReadCapacityUnits ?? 0) > 0
-      ? 'PROVISIONED'
-      : 'PAY_PER_REQUEST')
-  )
-}
-
-function describeCapacity(description: TableDescription): string {
-  const mode = billingMode(description)
-  if (mode !== 'PROVISIONED') return mode
-  const t = description.ProvisionedThroughput
-  return `PROVISIONED (${t?.ReadCapacityUnits ?? 0} RCU, ${t?.WriteCapacityUnits ?? 0} WCU)`
-}
-
-function describeStream(description: TableDescription): string {
-  const s = description.StreamSpecification
-  return s?.StreamEnabled ? `enabled (${s.StreamViewType ?? '?'})` : 'disabled'
-}
-
-function describeSse(description: TableDescription): string {
-  const sse = description.SSEDescription
-  if (!sse || !['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? ''))
-    return 'AWS owned key'
-  return `${sse.SSEType ?? 'KMS'}${sse.KMSMasterKeyArn ? ` (${sse.KMSMasterKeyArn})` : ''}`
-}
-
-function describeTtl(info: TableInfo): string {
-  if (info.timeToLive === 'unsupported') return 'unknown'
-  return info.timeToLive.enabled
-    ? `enabled on '${info.timeToLive.attributeName ?? ''}'`
-    : 'disabled'
-}
-
-function describeTags(info: TableInfo): string {
-  if (info.tags === 'unsupported') return 'unknown'
-  return (
-    userTags(info.tags)
-      .map((t) => `${t.Key}=${t.Value}`)
-      .sort()
-      .join(', ') || 'none'
-  )
-}
-
-/** Tags a caller may set: `aws:` tags belong to AWS (CloudFormation's stack tags, say). */
-export function userTags(tags: Tag[]): Tag[] {
-  return tags.filter((t) => !(t.Key ?? '').startsWith('aws:'))
-}
-
-/** The table's settings as plain text, for plan and the summary. */
-export function describeSettings(info: TableInfo): Record<string, string> {
-  const d = info.description
-  return {
-    status: d.TableStatus ?? '?',
-    keys: describeKeySchema(d, d.KeySchema),
-    gsis:
-      (d.GlobalSecondaryIndexes ?? [])
-        .map(
-          (i) =>
-            `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`
-        )
-        .join('; ') || 'none',
-    lsis:
-      (d.LocalSecondaryIndexes ?? [])
-        .map(
-          (i) =>
-            `${i.IndexName} (${describeKeySchema(d, i.KeySchema)}; ${describeProjection(i.Projection)})`
-        )
-        .join('; ') || 'none',
-    billing: describeCapacity(d),
-    stream: describeStream(d),
-    ttl: describeTtl(info),
-    pitr:
-      info.pointInTimeRecovery === 'unsupported'
-        ? 'unknown'
-        : info.pointInTimeRecovery
-          ? 'enabled'
-          : 'disabled',
-    sse: describeSse(d),
-    tableClass: d.TableClassSummary?.TableClass ?? 'STANDARD',
-    deletionProtection: d.DeletionProtectionEnabled ? 'on' : 'off',
-    tags: describeTags(info),
-    approximateItems: String(d.ItemCount ?? 0),
-    approximateBytes: String(d.TableSizeBytes ?? 0)
-  }
-}
-
-/** Splits the differences between two table definitions into blocking and advisory ones. */
-export function compareDefinitions(source: TableInfo, target: TableInfo): DefinitionDifferences {
-  const blocking: string[] = []
-  const s = source.description
-  const t = target.description
-  const sourceKeys = describeKeySchema(s, s.KeySchema)
-  const targetKeys = describeKeySchema(t, t.KeySchema)
-  if (sourceKeys !== targetKeys) {
-    blocking.push(`primary keys differ: source ${sourceKeys}; target ${targetKeys}`)
-  }
-  compareIndexes(
-    'global secondary index',
-    s,
-    t,
-    s.GlobalSecondaryIndexes,
-    t.GlobalSecondaryIndexes,
-    blocking
-  )
-  compareIndexes(
-    'local secondary index',
-    s,
-    t,
-    s.LocalSecondaryIndexes,
-    t.LocalSecondaryIndexes,
-    blocking
-  )
-
-  const advisory: string[] = []
-  const sourceSettings = describeSettings(source)
-  const targetSettings = describeSettings(target)
-  const labels: Record<string, string> = {
-    billing: 'billing mode',
-    stream: 'stream',
-    ttl: 'TTL',
-    pitr: 'point-in-time recovery',
-    sse: 'encryption',
-    tableClass: 'table class',
-    deletionProtection: 'deletion protection',
-    tags: 'tags'
-  }
-  for (const [field, label] of Object.entries(labels)) {
-    const a = sourceSettings[field]
-    const b = targetSettings[field]
-    if (a !== b && a !== 'unknown' && b !== 'unknown') {
-      advisory.push(`${label}: source ${a}; target ${b}`)
-    }
-  }
-  return { blocking, advisory }
-}
-
-// --- Cloning ---------------------------------------------------------------------------------
-
-/** CreateTable input that clones the source's whole definition under a new name. */
-export function cloneCreateTableInput(
-  info: TableInfo,
-  targetName: string
-): CreateTableCommandInput {
-  const d = info.description
-  const provisioned = billingMode(d) === 'PROVISIONED'
-  const throughput = (t?: {
-    ReadCapacityUnits?: number | undefined
-    WriteCapacityUnits?: number | undefined
-  }) => ({
-    ReadCapacityUnits: Math.max(1, t?.ReadCapacityUnits ?? 1),
-    WriteCapacityUnits: Math.max(1, t?.WriteCapacityUnits ?? 1)
-  })
-  const onDemand = (o?: {
-    MaxReadRequestUnits?: number | undefined
-    MaxWriteRequestUnits?: number | undefined
-  }) =>
-    o && ((o.MaxReadRequestUnits ?? 0) > 0 || (o.MaxWriteRequestUnits ?? 0) > 0) ? o : undefined
-
-  const input: CreateTableCommandInput = {
-    TableName: targetName,
-    AttributeDefinitions: d.AttributeDefinitions,
-    KeySchema: d.KeySchema,
-    BillingMode: provisioned ? 'PROVISIONED' : 'PAY_PER_REQUEST'
-  }
-  if (provisioned) input.ProvisionedThroughput = throughput(d.ProvisionedThroughput)
-  const tableOnDemand = onDemand(d.OnDemandThroughput)
-  if (!provisioned && tableOnDemand) input.OnDemandThroughput = tableOnDemand
-  if (d.GlobalSecondaryIndexes?.length) {
-    input.GlobalSecondaryIndexes = d.GlobalSecondaryIndexes.map((gsi) => {
-      const index: NonNullable<CreateTableCommandInput['GlobalSecondaryIndexes']>[number] = {
-        IndexName: gsi.IndexName,
-        KeySchema: gsi.KeySchema,
-        Projection: gsi.Projection
-      }
-      if (provisioned) index.ProvisionedThroughput = throughput(gsi.ProvisionedThroughput)
-      const gsiOnDemand = onDemand(gsi.OnDemandThroughput)
-      if (!provisioned && gsiOnDemand) index.OnDemandThroughput = gsiOnDemand
-      return index
-    })
-  }
-  if (d.LocalSecondaryIndexes?.length) {
-    input.LocalSecondaryIndexes = d.LocalSecondaryIndexes.map((lsi) => ({
-      IndexName: lsi.IndexName,
-      KeySchema: lsi.KeySchema,
-      Projection: lsi.Projection
-    }))
-  }
-  if (d.StreamSpecification?.StreamEnabled) {
-    input.StreamSpecification = {
-      StreamEnabled: true,
-      StreamViewType: d.StreamSpecification.StreamViewType
-    }
-  }
-  const sse = d.SSEDescription
-  if (
-    sse &&
-    ['ENABLED', 'ENABLING', 'UPDATING'].includes(sse.Status ?? '') &&
-    sse.SSEType === 'KMS'
-  ) {
-    input.SSESpecification = { Enabled: true, SSEType: 'KMS' }
-    if (sse.KMSMasterKeyArn) input.SSESpecification.KMSMasterKeyId = sse.KMSMasterKeyArn
-  }
-  if (d.TableClassSummary?.TableClass) input.TableClass = d.TableClassSummary.TableClass
-  if (d.DeletionProtectionEnabled) input.DeletionProtectionEnabled = true
-  if (info.tags !== 'unsupported' && userTags(info.tags).length > 0)
-    input.Tags = userTags(info.tags)
-  return input
-}
-
 export interface CreateOptions {
-  sleep?: Sleep
-  now?: () => number
+  /** How long to wait for the table and its indexes to become ACTIVE; 30 minutes by default. */
   timeoutMs?: number
   log?: (message: string) => void
 }
@@ -431,8 +145,10 @@ export async function createTableClone(
   options: CreateOptions = {}
 ): Promise<string[]> {
   const notes: string[] = []
+  const definition = toDefinition(source)
+  const input = buildCreateTableInput(definition, targetName)
   try {
-    await client.send(new CreateTableCommand(cloneCreateTableInput(source, targetName)))
+    await client.send(new CreateTableCommand(input))
   } catch (error) {
     throw new ActionError(
       'aws.createTable',
@@ -440,8 +156,8 @@ export async function createTableClone(
       { cause: error }
     )
   }
-  await waitForActive(client, targetName, options)
-  if (source.pointInTimeRecovery === true) {
+  await waitUntilTableActive(client, targetName, options)
+  if (definition.pointInTimeRecovery === true) {
     try {
       await client.send(
         new UpdateContinuousBackupsCommand({
@@ -450,7 +166,13 @@ export async function createTableClone(
         })
       )
     } catch (error) {
-      if (!isUnsupported(error)) throw error
+      if (!isUnsupported(error)) {
+        throw new ActionError(
+          'aws.updateContinuousBackups',
+          `Created '${targetName}', but could not turn on its point-in-time recovery: ${errorMessage(error)}`,
+          { cause: error }
+        )
+      }
       notes.push('point-in-time recovery could not be enabled: the endpoint does not support it')
     }
   }
@@ -458,32 +180,67 @@ export async function createTableClone(
 }
 
 /**
+ * Waits until the table and every one of its global secondary indexes are ACTIVE, with the
+ * SDK's waiter (exponential backoff with jitter, from 1 s up to 10 s between DescribeTable
+ * calls). The SDK's TableExists waiter looks at the table's status only, and says nothing
+ * while it waits: this acceptor adds the indexes and a log line per look.
+ */
+export async function waitUntilTableActive(
+  client: DynamoDBClient,
+  name: string,
+  options: CreateOptions = {}
+): Promise<TableDescription> {
+  const timeoutMs = options.timeoutMs ?? 30 * 60_000
+  let last = 'unknown'
+  const result = await createWaiter<DynamoDBClient, DescribeTableCommandInput, TableDescription>(
+    { client, minDelay: 1, maxDelay: 10, maxWaitTime: Math.max(2, timeoutMs / 1000) },
+    { TableName: name },
+    async (c, input): Promise<WaiterResult<TableDescription>> => {
+      let table: TableDescription | undefined
+      try {
+        table = (await c.send(new DescribeTableCommand(input))).Table
+      } catch (error) {
+        // Just after CreateTable, DescribeTable may not find the table yet.
+        if (!(error instanceof ResourceNotFoundException)) {
+          throw new ActionError(
+            'aws.describeTable',
+            `Could not describe table '${name}' while waiting for it: ${errorMessage(error)}`,
+            { cause: error }
+          )
+        }
+      }
+      const indexes = table?.GlobalSecondaryIndexes ?? []
+      if (table?.TableStatus === 'ACTIVE' && indexes.every((i) => i.IndexStatus === 'ACTIVE')) {
+        return { state: WaiterState.SUCCESS, reason: table }
+      }
+      const waiting = indexes.filter((i) => i.IndexStatus !== 'ACTIVE').map((i) => i.IndexName)
+      last = `${table?.TableStatus ?? 'not found yet'}${waiting.length > 0 ? `; indexes not yet ACTIVE: ${waiting.join(', ')}` : ''}`
+      options.log?.(`Waiting for table '${name}' to become ACTIVE (now ${last})`)
+      return { state: WaiterState.RETRY }
+    }
+  )
+  if (result.state !== WaiterState.SUCCESS || !result.final) {
+    throw new ActionError(
+      'aws.tableNotActive',
+      `Table '${name}' did not become ACTIVE within ${formatDuration(timeoutMs)} (status ${last}). Check it in the console, then run again.`
+    )
+  }
+  return result.final
+}
+
+/**
  * Turns TTL on for a cloned table as the source has it, after its items are copied and
  * verified (source items past their expiry that DynamoDB has not yet deleted are copied
  * too; the target's TTL then deletes them as the source's would). Returns a note, if any.
  */
-/**
- * What a copy into a table it did not create leaves unapplied: the action changes no setting
- * of a table it did not make (the IaC owns it), so TTL that is on in the source and off in
- * the target is reported with the command that turns it on. This is also what finishes a
- * `create-target` copy that was interrupted before its proof and run again.
- */
-export function heldBackSettings(source: TableInfo, target: TableInfo): string[] {
-  if (source.timeToLive === 'unsupported' || !source.timeToLive.enabled) return []
-  if (target.timeToLive === 'unsupported' || target.timeToLive.enabled) return []
-  const attribute = source.timeToLive.attributeName ?? ''
-  return [
-    `TTL is on in '${source.name}' (attribute '${attribute}') but off in '${target.name}', and this run did not create '${target.name}', so it left TTL off. Turn it on in your IaC, or: aws dynamodb update-time-to-live --table-name ${target.name} --time-to-live-specification Enabled=true,AttributeName=${attribute}`
-  ]
-}
-
 export async function applyTimeToLive(
   client: DynamoDBClient,
   source: TableInfo,
   targetName: string
 ): Promise<string | undefined> {
-  if (source.timeToLive === 'unsupported' || !source.timeToLive.enabled) return undefined
-  const attribute = source.timeToLive.attributeName ?? ''
+  const ttl = toDefinition(source).timeToLive
+  if (ttl === UNKNOWN || ttl === null) return undefined
+  const attribute = ttl.attributeName
   try {
     await client.send(
       new UpdateTimeToLiveCommand({
@@ -499,29 +256,4 @@ export async function applyTimeToLive(
     )
   }
   return `TTL turned on (attribute '${attribute}') after the copy`
-}
-
-export async function waitForActive(
-  client: DynamoDBClient,
-  name: string,
-  options: CreateOptions = {}
-): Promise<TableDescription> {
-  const now = options.now ?? Date.now
-  const wait = options.sleep ?? realSleep
-  const deadline = now() + (options.timeoutMs ?? 30 * 60_000)
-  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
-    const table = (await client.send(new DescribeTableCommand({ TableName: name }))).Table
-    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every(
-      (i) => i.IndexStatus === 'ACTIVE'
-    )
-    if (table?.TableStatus === 'ACTIVE' && indexesActive) return table
-    if (now() > deadline) {
-      throw new ActionError(
-        'aws.tableNotActive',
-        `Table '${name}' did not become ACTIVE in time (status ${table?.TableStatus ?? 'unknown'}).`
-      )
-    }
-    options.log?.(`Waiting for table '${name}' to become ACTIVE (now ${table?.TableStatus ?? '?'})`)
-    await wait(delay)
-  }
 }

@@ -1,25 +1,30 @@
 import * as core from '@actions/core'
-import type { OnDemandThroughput, TableDescription } from '@aws-sdk/client-dynamodb'
 import type { RunContext } from '../context.js'
-import { estimateCopy, type CopyEstimate } from '../dynamo/estimate.js'
 import {
-  billingMode,
-  compareDefinitions,
-  describeSettings,
-  describeTable,
-  isTableEmpty,
-  type DefinitionDifferences,
+  describeDefinition,
+  diffDefinitions,
+  differingRows,
+  toDefinition,
+  type Definition,
+  type DefinitionComparison,
+  type DefinitionText,
   type TableInfo
-} from '../dynamo/tables.js'
+} from '../dynamo/definitions.js'
+import { estimateCopy, type CopyEstimate } from '../dynamo/estimate.js'
+import { describeTable, isTableEmpty } from '../dynamo/tables.js'
 import { USABLE_TABLE_STATUSES, backupDestinationProblems } from '../preflight.js'
 import type { TablePair } from '../types.js'
 import { formatDuration } from '../util/progress.js'
 import { forEachPair } from './pairs.js'
 
 export interface PairPlan {
+  /** Each table's rows: its state around its definition as text. */
   source: Record<string, string> | null
   target: Record<string, string> | null
-  differences: DefinitionDifferences
+  /** Field by field, with the blocking and advisory messages rendered from them. */
+  differences: DefinitionComparison
+  /** The rows of `source`/`target` whose definitions differ (by field, not by their text). */
+  differing: (keyof DefinitionText)[]
   /** What `copy` would do with the same inputs. */
   copy: {
     action: 'copy' | 'create target and copy' | 'refuse'
@@ -94,8 +99,12 @@ async function planPair(
     )
   }
   refusals.push(...statusRefusal('source', source), ...statusRefusal('target', target))
-  const differences =
-    source && target ? compareDefinitions(source, target) : { blocking: [], advisory: [] }
+  const sourceDefinition = source ? toDefinition(source) : null
+  const targetDefinition = target ? toDefinition(target) : null
+  const differences: DefinitionComparison =
+    sourceDefinition && targetDefinition
+      ? diffDefinitions(sourceDefinition, targetDefinition)
+      : { blocking: [], advisory: [], differences: [] }
   refusals.push(...differences.blocking)
   // A Limit-1 scan, as copy's preflight does; not on a table that cannot serve it yet.
   const targetHoldsItems =
@@ -107,9 +116,10 @@ async function planPair(
   }
   refusals.push(...backupRefusals)
   const plan: PairPlan = {
-    source: source ? planSettings(source) : null,
-    target: target ? planSettings(target) : null,
+    source: source && sourceDefinition && planSettings(source, sourceDefinition),
+    target: target && targetDefinition && planSettings(target, targetDefinition),
     differences,
+    differing: differingRows(differences.differences),
     copy: {
       action: refusals.length > 0 ? 'refuse' : target ? 'copy' : 'create target and copy',
       refusals
@@ -132,41 +142,15 @@ function statusRefusal(role: 'source' | 'target', info: TableInfo | null): strin
   return [`${role} table '${info.name}' is ${info.description.TableStatus ?? '?'}, not ACTIVE`]
 }
 
-/** describeSettings plus what plan adds: attribute definitions, on-demand maxima, GSI capacity. */
-function planSettings(info: TableInfo): Record<string, string> {
+/** The table's state around its definition, in the order plan's table shows them. */
+function planSettings(info: TableInfo, definition: Definition): Record<string, string> {
   const d = info.description
-  const { status = '?', keys = '', ...rest } = describeSettings(info)
-  const attributes = (d.AttributeDefinitions ?? [])
-    .map((a) => `${a.AttributeName ?? '?'}:${a.AttributeType ?? '?'}`)
-    .join(', ')
-  const billing = `${rest.billing ?? billingMode(d)}${billingMode(d) === 'PROVISIONED' ? '' : onDemandMaximum(d.OnDemandThroughput)}`
-  const settings: Record<string, string> = { status, keys, attributes: attributes || 'none' }
-  for (const [field, value] of Object.entries(rest)) {
-    if (field !== 'billing') settings[field] = value
-    else Object.assign(settings, { billing, gsiCapacity: describeGsiCapacity(d) })
+  return {
+    status: d.TableStatus ?? '?',
+    ...describeDefinition(definition),
+    approximateItems: String(d.ItemCount ?? 0),
+    approximateBytes: String(d.TableSizeBytes ?? 0)
   }
-  return settings
-}
-
-function onDemandMaximum(throughput: OnDemandThroughput | undefined): string {
-  const reads = throughput?.MaxReadRequestUnits ?? 0
-  const writes = throughput?.MaxWriteRequestUnits ?? 0
-  const parts = [
-    ...(reads > 0 ? [`max ${reads} reads/s`] : []),
-    ...(writes > 0 ? [`max ${writes} writes/s`] : [])
-  ]
-  return parts.length > 0 ? ` (${parts.join(', ')})` : ''
-}
-
-function describeGsiCapacity(d: TableDescription): string {
-  const provisioned = billingMode(d) === 'PROVISIONED'
-  const gsis = (d.GlobalSecondaryIndexes ?? []).map((g) => {
-    const t = g.ProvisionedThroughput
-    return provisioned
-      ? `${g.IndexName ?? '?'}: ${t?.ReadCapacityUnits ?? 0} RCU, ${t?.WriteCapacityUnits ?? 0} WCU`
-      : `${g.IndexName ?? '?'}: on demand${onDemandMaximum(g.OnDemandThroughput)}`
-  })
-  return gsis.join('; ') || 'none'
 }
 
 function describeEstimate(e: CopyEstimate | undefined): string {
