@@ -14,14 +14,15 @@ export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWr
     source,
     localRoot: inputs.backupDir,
     // The local copy is the backup itself when there is no S3 destination, and the
-    // artifact's content when one is asked for; otherwise it is removed once uploaded.
+    // artifact's content when one is asked for; otherwise the data streams straight to S3
+    // and backup-dir holds only the small files, until the backup is finished.
     keepLocal: inputs.backupArtifact || !inputs.backupS3,
     ...(inputs.backupS3 ? { s3: { client: clients.s3, location: inputs.backupS3 } } : {}),
     runLabel: ctx.runLabel
   })
 }
 
-/** Closes the backup (last upload, read-backs, manifests), with a log line every interval. */
+/** Closes the backup (last parts, proofs, manifests), with a log line every interval. */
 export function finishBackup(
   ctx: RunContext,
   writer: BackupWriter,
@@ -33,7 +34,7 @@ export function finishBackup(
     ctx.progressIntervalMs,
     (line) => core.info(line),
     (elapsed) =>
-      `Finishing the backup of '${table}': uploading and reading back (${elapsed} so far)`
+      `Finishing the backup of '${table}': last upload, checks and manifests (${elapsed} so far)`
   )
 }
 

@@ -8,7 +8,6 @@ import {
   PutObjectCommand,
   type S3Client
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import { ActionError, errorMessage, errorName } from '../errors.js'
 import type { S3Location } from '../types.js'
 
@@ -41,23 +40,6 @@ export async function checkBucket(s3: S3Client, location: S3Location): Promise<v
       { cause: error }
     )
   }
-}
-
-/** Streams a local file to S3 as a multipart upload (never reads it whole into memory). */
-export async function uploadFile(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  file: string
-): Promise<void> {
-  const upload = new Upload({
-    client: s3,
-    params: { Bucket: bucket, Key: key, Body: createReadStream(file) },
-    partSize: 16 * 1024 * 1024,
-    queueSize: 4,
-    leavePartsOnError: false
-  })
-  await upload.done()
 }
 
 export async function putText(

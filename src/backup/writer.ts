@@ -1,15 +1,16 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto'
-import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import { Transform } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGzip, type Gzip } from 'node:zlib'
-import type { S3Client } from '@aws-sdk/client-s3'
+import * as core from '@actions/core'
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { ActionError, errorMessage } from '../errors.js'
+import { fsReason } from './destination.js'
 import type { TableInfo } from '../dynamo/tables.js'
 import type { DigestSummary, Item, S3Location } from '../types.js'
+import { DataFileSink } from './data-sink.js'
 import {
   EXPORT_ROOT,
   FORMAT_VERSION,
@@ -23,7 +24,9 @@ import {
   type ManifestSummary,
   type StoredTableDescription
 } from './format.js'
-import { hashFile, joinKey, putText, readBackObject, s3Uri, uploadFile } from './s3.js'
+import { MultipartUpload, PartSlots } from './multipart.js'
+import { proveDataFile } from './prove-object.js'
+import { hashFile, joinKey, putText, readBackObject, s3Uri } from './s3.js'
 
 export interface BackupOptions {
   source: TableInfo
@@ -36,7 +39,13 @@ export interface BackupOptions {
   runLabel: string
   /** Start a new data file after this many uncompressed bytes. */
   maxFileBytes?: number
+  /** Bytes of a multipart upload's part (S3 wants 5 MiB or more for all but the last). */
+  partBytes?: number
+  /** Parts uploaded at once; with the one being filled, the most held in memory. */
+  partsInFlight?: number
   now?: () => Date
+  /** Reports what was recovered from (an upload that could not be aborted). */
+  warn?: (message: string) => void
 }
 
 export interface BackupResult {
@@ -53,27 +62,68 @@ export interface BackupResult {
 
 interface OpenDataFile {
   entry: DataFileEntry
-  file: string
+  /** The local file, when the backup keeps one. */
+  file?: string
+  upload?: MultipartUpload
   gzip: Gzip
+  sink: DataFileSink
   rawBytes: number
+  /** SHA-256 of the first line written (without its newline). */
+  firstLineSha256?: Buffer
+  /** Settles when every byte has gone through the sink (local file closed, parts handed on). */
   finished: Promise<void>
-  md5: Hash
-  sha256: Hash
 }
 
 const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+/**
+ * 8 MiB parts, 2 in flight: at most 3 parts (24 MiB) of a backup in memory. A data file
+ * (256 MB of JSON before gzip) takes a few parts, far below S3's 10,000; an 8 MiB part
+ * takes well under a second to upload to S3 from a runner, while the scan gzips at a few
+ * MB/s, so two in flight keep the upload ahead of the scan.
+ */
+export const DEFAULT_PART_BYTES = 8 * 1024 * 1024
+export const DEFAULT_PARTS_IN_FLIGHT = 2
 
 function md5Hex(text: string): string {
   return createHash('md5').update(text).digest('hex')
 }
 
+/** Resolves when `stream` drains; rejects when it errors or closes first. */
+function drained(stream: Writable): Promise<void> {
+  // A stream torn down already (a full disk ends the file's pipeline) sends no more events.
+  if (stream.destroyed || stream.writableEnded)
+    return Promise.reject(stream.errored ?? new Error('the data file was closed'))
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      stream.off('drain', onDrain)
+      stream.off('error', onError)
+      stream.off('close', onClose)
+      if (error) reject(error)
+      else resolve()
+    }
+    const onDrain = (): void => settle()
+    const onError = (error: Error): void => settle(error)
+    const onClose = (): void => settle(new Error('the data file was closed'))
+    stream.on('drain', onDrain)
+    stream.on('error', onError)
+    stream.on('close', onClose)
+  })
+}
+
 /**
  * Writes one table's backup in the layout of DynamoDB's export to S3 (DYNAMODB_JSON, gzip),
- * so ImportTable can restore it without this action. Data files go to the local folder and
- * rotate by size; with an S3 destination each finished file is uploaded (streamed multipart)
- * and read back while the scan goes on, and its local copy is removed unless it must be
- * kept, so a table larger than the runner's disk still fits. `finish` writes the manifests
- * and the table description, reads every object back, and only then reports success.
+ * so ImportTable can restore it without this action. Data files rotate by size.
+ *
+ * With an S3 destination, each data file's gzip output goes straight into a multipart upload
+ * while the scan runs, its parts checked by S3 against the SHA-256 computed here (see
+ * MultipartUpload); once complete, the object is proven by its size, S3's composite checksum
+ * and a ranged read of its first line (see proveDataFile), never downloaded again. Unless the
+ * local copy is kept (an artifact), nothing of the table touches the disk: the parts in
+ * flight are in memory, at most `partsInFlight + 1` of them, and `write` does not resolve
+ * until its bytes fit in that bound, so a slow upload slows the scan. Without S3, or with
+ * `keepLocal`, each data file is also written to the local folder (the backup itself, or the
+ * artifact's content) and read back at the end. `finish` writes the manifests and the table
+ * description, reads each back, and only then reports success.
  */
 export class BackupWriter {
   readonly exportId: string
@@ -83,30 +133,45 @@ export class BackupWriter {
   private current: OpenDataFile | undefined
   private readonly files: DataFileEntry[] = []
   private readonly localFiles: string[] = []
+  private readonly uploads = new Set<MultipartUpload>()
+  private readonly slots: PartSlots
+  private readonly partBytes: number
   private fileIndex = 0
   private itemCount = 0
   private queue: Promise<void> = Promise.resolve()
-  private uploads: Promise<void> = Promise.resolve()
+  /** The data file last closed, finishing (last part, complete, proof) while the next fills. */
+  private closing: Promise<void> = Promise.resolve()
   private failure: Error | undefined
   private readonly now: () => Date
+  private readonly warn: (message: string) => void
 
   private constructor(private readonly options: BackupOptions) {
     this.now = options.now ?? (() => new Date())
+    this.warn = options.warn ?? ((message) => core.warning(message))
     this.startTime = this.now()
     this.exportId = newExportId(this.startTime, randomBytes(4).toString('hex'))
     this.localDir = path.join(options.localRoot, options.source.name, options.runLabel)
     if (options.s3) {
       this.s3Folder = joinKey(options.s3.location.prefix, options.source.name, options.runLabel)
     }
+    this.partBytes = options.partBytes ?? DEFAULT_PART_BYTES
+    this.slots = new PartSlots(options.partsInFlight ?? DEFAULT_PARTS_IN_FLIGHT)
   }
 
   static async open(options: BackupOptions): Promise<BackupWriter> {
     const writer = new BackupWriter(options)
-    await mkdir(path.join(writer.localDir, EXPORT_ROOT, writer.exportId, 'data'), {
-      recursive: true
-    })
+    if (writer.writesDataLocally) {
+      await mkdir(path.join(writer.localDir, EXPORT_ROOT, writer.exportId, 'data'), {
+        recursive: true
+      })
+    }
     await writer.writeSmallFile(`${EXPORT_ROOT}/${writer.exportId}/_started`, '')
     return writer
+  }
+
+  /** Data files go to the local folder when it is the backup or the artifact's content. */
+  private get writesDataLocally(): boolean {
+    return this.options.keepLocal || !this.options.s3
   }
 
   /** The S3 key (or local relative path) of a file of this backup. */
@@ -114,7 +179,10 @@ export class BackupWriter {
     return this.s3Folder !== undefined ? joinKey(this.s3Folder, relative) : relative
   }
 
-  /** Appends items; calls are queued, so concurrent scan segments may call it freely. */
+  /**
+   * Appends items; calls are queued, so concurrent scan segments may call it freely. Resolves
+   * once the items are in the gzip stream and its output fits in the parts allowed in memory.
+   */
   write(items: readonly Item[]): Promise<void> {
     const next = this.queue.then(() => this.append(items))
     this.queue = next.catch(() => undefined)
@@ -127,21 +195,30 @@ export class BackupWriter {
     const file = this.current ?? this.openDataFile()
     let text = ''
     for (const item of items) text += itemLine(item)
+    if (file.entry.itemCount === 0) {
+      const first = text.slice(0, text.indexOf('\n'))
+      file.firstLineSha256 = createHash('sha256').update(first).digest()
+    }
     file.entry.itemCount += items.length
     this.itemCount += items.length
     file.rawBytes += text.length
-    if (!file.gzip.write(text)) await once(file.gzip, 'drain')
+    try {
+      if (!file.gzip.write(text)) await drained(file.gzip)
+    } catch (error) {
+      await file.finished.catch(() => undefined)
+      throw this.failure ?? backupFailure(`writing ${this.whereOf(file)}`, error)
+    }
     if (file.rawBytes >= (this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)) {
       await this.closeDataFile()
     }
   }
 
+  private whereOf(file: OpenDataFile): string {
+    return file.upload?.uri ?? file.file ?? file.entry.dataFileS3Key
+  }
+
   private openDataFile(): OpenDataFile {
     const relative = dataFileKey(this.exportId, this.fileIndex++, randomBytes(6).toString('hex'))
-    const file = path.join(this.localDir, relative)
-    const gzip = createGzip()
-    const md5 = createHash('md5')
-    const sha256 = createHash('sha256')
     const entry: DataFileEntry = {
       itemCount: 0,
       md5Checksum: '',
@@ -150,48 +227,108 @@ export class BackupWriter {
       sha256: '',
       size: 0
     }
-    const hasher = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        md5.update(chunk)
-        sha256.update(chunk)
-        entry.size += chunk.length
-        callback(null, chunk)
-      }
+    const s3 = this.options.s3
+    const file = this.writesDataLocally ? path.join(this.localDir, relative) : undefined
+    const upload = s3
+      ? new MultipartUpload(
+          s3.client,
+          s3.location.bucket,
+          entry.dataFileS3Key,
+          this.slots,
+          this.partBytes
+        )
+      : undefined
+    if (upload) this.uploads.add(upload)
+    const gzip = createGzip()
+    const sink = new DataFileSink({
+      ...(file !== undefined ? { file } : {}),
+      ...(upload ? { upload } : {})
     })
-    const finished = pipeline(gzip, hasher, createWriteStream(file))
-    finished.catch(() => undefined)
-    this.current = { entry, file, gzip, rawBytes: 0, finished, md5, sha256 }
-    return this.current
+    const open: OpenDataFile = {
+      entry,
+      gzip,
+      sink,
+      rawBytes: 0,
+      finished: pipeline(gzip, sink)
+    }
+    if (file !== undefined) open.file = file
+    if (upload) open.upload = upload
+    open.finished.catch((error: unknown) => {
+      this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)
+    })
+    this.files.push(entry)
+    this.current = open
+    return open
   }
 
+  /**
+   * Ends the current data file. Its last part, the completion and the proof go on while the
+   * next file fills; a second close waits for them, so at most one file is finishing.
+   */
   private async closeDataFile(): Promise<void> {
     const open = this.current
     if (!open) return
     this.current = undefined
+    await this.closing
+    this.throwIfFailed()
     open.gzip.end()
-    await open.finished
-    open.entry.md5Checksum = open.md5.digest('base64')
-    open.entry.sha256 = open.sha256.digest('hex')
-    // S3's ETag of a single-part object: the MD5 in hex (the manifest's md5Checksum is base64).
-    open.entry.etag = Buffer.from(open.entry.md5Checksum, 'base64').toString('hex')
-    this.files.push(open.entry)
-    this.localFiles.push(open.file)
-    const s3 = this.options.s3
-    if (s3) {
-      const { entry, file } = open
-      this.uploads = this.uploads.then(async () => {
-        if (this.failure !== undefined) return
-        try {
-          await uploadFile(s3.client, s3.location.bucket, entry.dataFileS3Key, file)
-          await readBackObject(s3.client, s3.location.bucket, entry.dataFileS3Key, entry)
-          if (!this.options.keepLocal) await rm(file, { force: true })
-        } catch (error) {
-          this.failure ??= backupFailure(
-            `uploading ${s3Uri(s3.location.bucket, entry.dataFileS3Key)}`,
-            error
-          )
-        }
+    this.closing = this.finishDataFile(open).catch((error: unknown) => {
+      this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)
+    })
+  }
+
+  private async finishDataFile(open: OpenDataFile): Promise<void> {
+    const { entry, upload } = open
+    try {
+      await open.finished
+      const digests = open.sink.digests()
+      entry.md5Checksum = digests.md5
+      entry.sha256 = digests.sha256
+      entry.size = digests.size
+      // A single-part object's ETag is its MD5 in hex (the manifest's md5Checksum is base64);
+      // an uploaded one's is what S3 gave it.
+      entry.etag = Buffer.from(digests.md5, 'base64').toString('hex')
+      if (open.file !== undefined) this.localFiles.push(open.file)
+      if (!upload) return
+      const s3 = this.options.s3 as NonNullable<BackupOptions['s3']>
+      const done = await upload.complete()
+      if (done.size !== entry.size) {
+        throw new ActionError(
+          'backup.failed',
+          `Backup object ${upload.uri} was sent ${done.size} bytes, but ${entry.size} were written.`
+        )
+      }
+      if (done.etag !== '') entry.etag = done.etag
+      await proveDataFile(s3.client, s3.location.bucket, entry.dataFileS3Key, {
+        size: entry.size,
+        parts: done.parts,
+        itemCount: entry.itemCount,
+        ...(open.firstLineSha256 ? { firstLineSha256: open.firstLineSha256 } : {})
       })
+      this.uploads.delete(upload)
+    } catch (error) {
+      if (upload) await this.stopUpload(upload)
+      throw error
+    }
+  }
+
+  /** Aborts an upload not completed yet; a completed one left unproven is deleted. */
+  private async stopUpload(upload: MultipartUpload): Promise<void> {
+    // abort() warns for the uploads it stops itself; this one is ours only if still listed.
+    const listed = this.uploads.delete(upload)
+    const problem = await upload.abort()
+    if (problem !== undefined && listed) this.warn(problem)
+    if (upload.isCompleted) {
+      const s3 = this.options.s3 as NonNullable<BackupOptions['s3']>
+      try {
+        await s3.client.send(
+          new DeleteObjectCommand({ Bucket: s3.location.bucket, Key: upload.key })
+        )
+      } catch (error) {
+        this.warn(
+          `Backup object ${upload.uri} failed its check and could not be deleted (${errorMessage(error)}); it is not part of any backup (its folder has no manifest-summary.json).`
+        )
+      }
     }
   }
 
@@ -215,15 +352,23 @@ export class BackupWriter {
     if (this.failure !== undefined) throw this.failure
   }
 
-  /** Closes the data, writes the manifests and reads everything back. */
+  /**
+   * Closes the data, writes the manifests and reads everything back. On failure, the uploads
+   * still open are aborted (as by `abort`) before the error is thrown.
+   */
   async finish(digest: DigestSummary): Promise<BackupResult> {
-    await this.queue
-    this.throwIfFailed()
-    // Every backup has at least one data file, as DynamoDB's exports do (empty or not).
-    if (!this.current && this.files.length === 0) this.openDataFile()
-    await this.closeDataFile()
-    await this.uploads
-    this.throwIfFailed()
+    try {
+      await this.queue
+      this.throwIfFailed()
+      // Every backup has at least one data file, as DynamoDB's exports do (empty or not).
+      if (!this.current && this.files.length === 0) this.openDataFile()
+      await this.closeDataFile()
+      await this.closing
+      this.throwIfFailed()
+    } catch (error) {
+      await this.abort()
+      throw error
+    }
 
     const { source, s3 } = this.options
     const description = source.description
@@ -312,19 +457,32 @@ export class BackupWriter {
     }
   }
 
-  /** Stops writing after a failure; partial files stay without a manifest (not a backup). */
+  /**
+   * Stops writing after a failure: the open data file is dropped and every multipart upload
+   * not completed is aborted, so S3 holds no part of it. Data files completed before stay
+   * without a manifest, which no reader takes for a backup.
+   */
   async abort(): Promise<void> {
+    this.failure ??= new ActionError('backup.failed', 'The backup was stopped before it finished.')
     const open = this.current
     this.current = undefined
     open?.gzip.destroy()
+    const uploads = [...this.uploads]
+    this.uploads.clear()
+    const problems = await Promise.all(uploads.map((upload) => upload.abort()))
+    for (const problem of problems) if (problem !== undefined) this.warn(problem)
     await open?.finished.catch(() => undefined)
-    await this.uploads.catch(() => undefined)
+    await this.closing
   }
 }
 
 function backupFailure(what: string, error: unknown): ActionError {
   if (error instanceof ActionError) return error
-  return new ActionError('backup.failed', `Backup failed while ${what}: ${errorMessage(error)}`, {
+  const code = (error as { code?: unknown }).code
+  // A file-system error in plain words (a full disk, a read-only folder), its code kept.
+  const why =
+    typeof code === 'string' && /^E[A-Z]+$/.test(code) ? fsReason(error) : errorMessage(error)
+  return new ActionError('backup.failed', `Backup failed while ${what}: ${why}`, {
     cause: error
   })
 }
