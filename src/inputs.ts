@@ -240,6 +240,14 @@ export function parseS3Uri(uri: string, where = `Input '${INPUTS.backupS3Uri}'`)
     throw new InputError('input.badS3Uri', `${where}: '${uri}' cannot be used: ${problem}.`)
   }
   const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '')
+  if (prefix.includes('\\')) {
+    // Tools disagree on what a backslash in a key means (a folder separator to some), and a
+    // backup's manifests name keys below the prefix: one grammar refuses it everywhere.
+    throw new InputError(
+      'input.badS3Uri',
+      `${where}: '${uri}' cannot be used: it has a backslash, which tools read differently (some as a folder separator). Use '/' or another character.`
+    )
+  }
   if (prefix.split('/').some((part) => part === '.' || part === '..')) {
     throw new InputError(
       'input.badS3Uri',

@@ -4,7 +4,7 @@ import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import { checkBucket } from './backup/s3.js'
 import { backupDirProblem, s3WriteProblem } from './backup/destination.js'
-import { ActionError, GateError, InputError, errorMessage } from './errors.js'
+import { ActionError, GateError, InputError, errorMessage, errorName } from './errors.js'
 import { DuplicateKeyFinder } from './backup/duplicate-keys.js'
 import type { StoredTableDescription } from './backup/format.js'
 import { openBackupSource, type BackupSource } from './backup/reader.js'
@@ -274,6 +274,17 @@ export async function backupDestinationProblems(
         code: 'preflight.noArtifactService',
         message: `'backup-artifact: true' is set, but the workflow artifact service cannot be reached from here (${missing.join(' and ')} not set: GitHub Enterprise Server and local runners do not provide it). Use 'backup-s3-uri' instead.`
       })
+    } else {
+      // The variables are there: the service must also answer (a read of this run's
+      // artifacts), or the upload would fail after the target was written.
+      try {
+        await ctx.artifacts.check()
+      } catch (error) {
+        problems.push({
+          code: 'preflight.noArtifactService',
+          message: `'backup-artifact: true' is set, but the workflow artifact service did not answer (${errorName(error) || 'error'}: ${errorMessage(error).slice(0, 200)}). Use 'backup-s3-uri', or run again when the service answers.`
+        })
+      }
     }
   }
   if (inputs.backupS3) {
@@ -334,7 +345,8 @@ export interface RestorePlan {
 
 export function tableInfoFromBackup(stored: StoredTableDescription, name: string): TableInfo {
   return {
-    name,
+    // A name from a backup is text from outside: only a valid table name is shown as one.
+    name: /^[A-Za-z0-9_.-]{3,255}$/.test(name) ? name : "the backup's table",
     description: stored.table,
     timeToLive: stored.timeToLive ?? 'unsupported',
     pointInTimeRecovery: stored.pointInTimeRecovery ?? 'unsupported',
@@ -404,7 +416,7 @@ async function checkBackupItems(
     if (checker && checker.rejected > 0) {
       problems.push({
         code: 'restore.keyMismatch',
-        message: `${itemCount(checker.rejected)} of backup ${backup.location} would be rejected by '${keyTable?.name ?? target}' (keys or index keys), so DynamoDB would stop the restore half way. First: ${checker.examples.join('; ')}.`
+        message: `${itemCount(checker.rejected)} of backup ${backup.location} would be rejected by '${target}' (keys or index keys), so DynamoDB would stop the restore half way. First: ${checker.examples.join('; ')}.`
       })
     }
     const found = await duplicates?.finish()

@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import { DescribeTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb'
+import {
+  DeleteTableCommand,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand
+} from '@aws-sdk/client-dynamodb'
 import {
   ddbEndpoint,
   localDynamoClient,
@@ -25,7 +29,7 @@ import {
   tableDefinition
 } from '../support/tables.js'
 import { readS3Backup } from '../support/backups.js'
-import { runAction, type ActionResult } from '../support/action.js'
+import { FakeArtifacts, runAction, type ActionResult } from '../support/action.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { prototypeNamesItem, sizedItem } from '../../__fixtures__/items.js'
 import type { Item, WireValue } from '../../src/types.js'
@@ -151,6 +155,26 @@ describe('every attribute name survives', () => {
     expect(verify.outputs.verified).toBe('true')
     expectNoLeak(restore)
     expectNoLeak(verify)
+  })
+
+  it('copies into tables named after members of Object.prototype', async () => {
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      const source = uniqueName('proto-table-src')
+      await createTable(ddb, tableDefinition(source))
+      await seed(ddb, source, [plain('a', '1'), prototypeNamesItem('p', 2)])
+      await ddb.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined)
+      const copy = await runAction({
+        mode: 'copy',
+        tables: `${source} -> ${name}`,
+        'create-target': 'true',
+        'backup-s3-uri': `s3://${bucket}/named`,
+        ...base()
+      })
+      expect(copy.report.error).toBeUndefined()
+      expect(copy.outputs.verified).toBe('true')
+      expect(await canonicalContents(ddb, name)).toEqual(await canonicalContents(ddb, source))
+      await ddb.send(new DeleteTableCommand({ TableName: name }))
+    }
   })
 
   it('does not call a copy verified when the target lost an attribute named __proto__', async () => {
@@ -333,6 +357,30 @@ describe('hostile backups are refused before the first write', () => {
     await refusedRestore(folder, /400 KB|409,600|too large/i)
   })
 
+  it('refuses keys that differ only in lone surrogates, which DynamoDB would merge', async () => {
+    const text =
+      '{"Item":{"pk":{"S":"\\ud800"},"sk":{"N":"1"}}}\n{"Item":{"pk":{"S":"\\udbff"},"sk":{"N":"1"}}}\n'
+    const folder = exportFolder([{ name: 'a.json.gz', text }])
+    await refusedRestore(folder, /lone surrogate/)
+  })
+
+  it('refuses a small gzip file that inflates to a flood of empty lines, quickly', async () => {
+    const folder = exportFolder([{ name: 'a.json.gz', text: line(plain('x', '1')) }])
+    const dir = path.join(folder, 'AWSDynamoDB', '01700000000000-deadbeef')
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x0a))
+    writeFileSync(path.join(dir, 'data', 'a.json.gz'), bomb)
+    writeFileSync(
+      path.join(dir, 'manifest-files.json'),
+      `${JSON.stringify({
+        itemCount: 1,
+        md5Checksum: createHash('md5').update(bomb).digest('base64'),
+        etag: 'x',
+        dataFileS3Key: 'AWSDynamoDB/01700000000000-deadbeef/data/a.json.gz'
+      })}\n`
+    )
+    await refusedRestore(folder, /empty lines/)
+  })
+
   it('refuses a partition key over 2,048 bytes', async () => {
     const folder = exportFolder([
       {
@@ -450,6 +498,30 @@ describe('every refusal comes before every write', () => {
       expect(result.report.error).not.toMatch(/ENOTDIR|EEXIST|ENOENT/)
       expect(await tableExists(target)).toBe(false)
     }
+  })
+
+  it('refuses an artifact-only backup when the artifact service does not answer, before any write', async () => {
+    const source = uniqueName('artifact-src')
+    const target = uniqueName('artifact-dst')
+    await createTable(ddb, tableDefinition(source))
+    await seed(ddb, source, [plain('a', '1')])
+    const artifacts = new FakeArtifacts()
+    artifacts.unreachable = true
+    const result = await runAction(
+      {
+        mode: 'copy',
+        tables: `${source} -> ${target}`,
+        'create-target': 'true',
+        'backup-artifact': 'true',
+        ...base()
+      },
+      { artifacts }
+    )
+    expect(result.failed).toBe(true)
+    expect(result.report.error).toMatch(/artifact service did not answer/)
+    expect(artifacts.checks).toBe(1)
+    expect(artifacts.uploads).toEqual([])
+    expect(await tableExists(target)).toBe(false)
   })
 
   it('refuses a bucket that does not exist before creating the target', async () => {

@@ -47,6 +47,15 @@ export function parseOutputFile(text: string): Record<string, string> {
 
 export class FakeArtifacts implements ArtifactUploader {
   readonly uploads: { name: string; files: string[]; rootDirectory: string }[] = []
+  checks = 0
+  /** Set to play an artifact service that does not answer. */
+  unreachable = false
+  check(): Promise<void> {
+    this.checks++
+    return this.unreachable
+      ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9'))
+      : Promise.resolve()
+  }
   async upload(
     name: string,
     files: string[],

@@ -281,6 +281,7 @@ describe('inputs.ts: one grammar for comments and backup locations', () => {
     ['s3://bucket/a\tb', 'control character'],
     ['s3://bucket/a/../b', "'.' or '..' folder"],
     ['s3://bucket/./b', "'.' or '..' folder"],
+    ['s3://bucket/back\\slash', 'backslash'],
     ['s3://Bucket/x', 'is not an S3 location'],
     ['s3://bu..cket/x', 'is not an S3 location'],
     ['s3://192.168.1.1/x', 'is not an S3 location']
@@ -345,6 +346,7 @@ describe('inputs.ts: one grammar for comments and backup locations', () => {
             CONTROL.test(text) ||
             /(^|\s)#/.test(text) ||
             text.includes('->') ||
+            key.includes('\\') ||
             key.split('/').some((part) => part === '.' || part === '..')
           if (refused) {
             const error = inputError(() => getInputs({}))

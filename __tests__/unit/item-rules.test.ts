@@ -595,7 +595,7 @@ describe('item-rules.ts', () => {
 
     it('refuses a description that leaves a key attribute untyped or has no partition key', () => {
       expect(() => keyRulesOf({ ...description, AttributeDefinitions: [] })).toThrow(
-        'The description of orders is incomplete'
+        "The description of 'orders' is incomplete"
       )
       expect(() => keyRulesOf({ TableName: 'orders', KeySchema: [] })).toThrow('no partition key')
     })
@@ -1021,5 +1021,19 @@ describe('item-rules.ts', () => {
         { numRuns: 300 }
       )
     })
+  })
+
+  it('refuses lone surrogates in names, strings and string sets, which DynamoDB cannot store unchanged', () => {
+    const lone = JSON.parse('"\\ud800"') as string
+    for (const item of [
+      { pk: { S: lone } },
+      { pk: { S: 'a' }, [`x${lone}`]: { S: 'v' } },
+      { pk: { S: 'a' }, tags: { SS: ['ok', `${lone}!`] } },
+      { pk: { S: 'a' }, m: { M: { n: { S: `${lone}` } } } }
+    ]) {
+      expect(() => parseWireItem(item)).toThrow(/not valid Unicode \(a lone surrogate\)/)
+    }
+    // A valid pair (an emoji) is text like any other.
+    expect(parseWireItem({ pk: { S: '😀' }, '😀': { SS: ['😀'] } })).toBeDefined()
   })
 })

@@ -164,8 +164,19 @@ class BreakingStore extends LocalStore {
     super(root)
   }
 
+  override async openPinned(
+    relative: string,
+    within: string,
+    pins: Map<string, string>
+  ): Promise<Readable> {
+    return this.breaking(relative, await super.openPinned(relative, within, pins))
+  }
+
   override async open(relative: string, within?: string): Promise<Readable> {
-    const real = await super.open(relative, within)
+    return this.breaking(relative, await super.open(relative, within))
+  }
+
+  private breaking(relative: string, real: Readable): Readable {
     if (!relative.includes('/data/')) return real
     let sent = 0
     const limit = this.bytes
@@ -202,6 +213,29 @@ async function gzipBomb(megabytes: number): Promise<Buffer> {
 
 describe('reader.ts', () => {
   describe('exports', () => {
+    it('refuses to read a data file again once it changed after the first read', async () => {
+      const root = tempRoot()
+      const dir = writeExport(root)
+      const backup = await theExport(root)
+      expect(await readAll(backup)).toHaveLength(30)
+      // Replaced between the check and the restore, with the same manifest entries.
+      const file = path.join(dir, 'data', 'part-0.json.gz')
+      writeFileSync(file, gzipSync(wireItems(30, 100).map(lineOf).join('')))
+      const error = await rejection(readAll(backup))
+      expect(error.message).toMatch(/part-0\.json\.gz.*changed after it was checked/)
+    })
+
+    it('refuses a scan file that changed after the first read', async () => {
+      const root = tempRoot()
+      const file = path.join(root, 'scan.json')
+      writeFileSync(file, JSON.stringify({ Items: wireItems(3), Count: 3 }))
+      const backup = await openBackupSource(file, noS3)
+      expect(await readAll(backup)).toHaveLength(3)
+      writeFileSync(file, JSON.stringify({ Items: wireItems(3, 50), Count: 3 }))
+      const error = await rejection(readAll(backup))
+      expect(error.message).toMatch(/changed after it was checked/)
+    })
+
     it('reads every item of an export in pages and checks it against its manifests', async () => {
       const root = tempRoot()
       const items = wireItems(1200)

@@ -2,6 +2,8 @@ import { DefaultArtifactClient } from '@actions/artifact'
 
 /** Uploads a folder as a workflow artifact. Injected, so tests replace it with a fake. */
 export interface ArtifactUploader {
+  /** Asks the artifact service something harmless (this run's artifacts): throws when it does not answer. */
+  check(): Promise<void>
   upload(
     name: string,
     files: string[],
@@ -12,6 +14,9 @@ export interface ArtifactUploader {
 export function createArtifactUploader(): ArtifactUploader {
   const client = new DefaultArtifactClient()
   return {
+    async check() {
+      await client.listArtifacts({ latest: true })
+    },
     async upload(name, files, rootDirectory) {
       const result = await client.uploadArtifact(name, files, rootDirectory, {})
       const out: { id?: number; size?: number } = {}

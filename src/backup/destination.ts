@@ -7,7 +7,7 @@ import type { S3Location } from '../types.js'
 import { joinKey } from './s3.js'
 
 /** Plain words for the file-system errors a folder check meets (never a bare code). */
-function fsReason(error: unknown): string {
+export function fsReason(error: unknown): string {
   const code = (error as { code?: string }).code ?? ''
   switch (code) {
     case 'EACCES':
@@ -23,6 +23,10 @@ function fsReason(error: unknown): string {
       return 'a part of the path is a file, not a folder'
     case 'EEXIST':
       return 'a file of that name is in the way'
+    case 'ENOENT':
+      // What a recursive mkdir says below /proc, or on a read-only mount, where it cannot make
+      // the missing folders.
+      return 'it does not exist and cannot be created there'
     case 'ENAMETOOLONG':
       return 'the path is too long'
     case 'ELOOP':

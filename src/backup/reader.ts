@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import * as core from '@actions/core'
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import * as path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { ActionError, InputError, toError } from '../errors.js'
 import { parseS3Uri } from '../inputs.js'
 import type { DigestSummary, Item } from '../types.js'
@@ -64,10 +64,7 @@ interface DataFile {
 }
 
 function corrupt(location: string, what: string): ActionError {
-  return new ActionError(
-    'backup.corrupt',
-    `Backup ${location} is damaged: ${what}. Nothing was restored from it.`
-  )
+  return new ActionError('backup.corrupt', `Backup ${location} is damaged: ${what}.`)
 }
 
 /** What went wrong reading a file, in words that never quote its content. */
@@ -146,19 +143,30 @@ function hashing(): {
 /**
  * Wraps the consuming last stage of a pipeline so that its own failure (a bad line, onPage
  * failing) is the one reported: when it throws, the earlier stages are torn down and the
- * pipeline may reject with their "operation was aborted" instead.
+ * pipeline may reject with their "operation was aborted" instead. An error that only passes
+ * through it from an earlier stage (a dropped connection, bad gzip) is not its own: that is
+ * damage, which the caller describes in its own words.
  */
-function consumer<S>(sink: (source: S) => Promise<void>): {
-  sink: (source: S) => Promise<void>
+function consumer<T>(sink: (source: AsyncIterable<T>) => Promise<void>): {
+  sink: (source: AsyncIterable<T>) => Promise<void>
   failure: () => unknown
 } {
   let failure: unknown
   return {
     sink: async (source) => {
+      let upstream: unknown
+      const guarded = (async function* () {
+        try {
+          yield* source
+        } catch (error) {
+          upstream = error
+          throw error
+        }
+      })()
       try {
-        await sink(source)
+        await sink(guarded)
       } catch (error) {
-        failure ??= error
+        if (error !== upstream) failure ??= error
         throw error
       }
     },
@@ -238,6 +246,9 @@ function itemOfLine(parsed: unknown): unknown {
   return parsed.Item
 }
 
+/** Empty lines a data file may hold before it is refused (DynamoDB's exports hold none). */
+const MAX_BLANK_LINES = 1000
+
 /**
  * Reads the lines `{"Item":{...}}` of one data file (gzip-compressed or not), in pages,
  * holding one line at a time. A stream that fails (a dropped connection, bad gzip) is
@@ -254,11 +265,18 @@ async function readDataFile(
   damaged: (why: string) => ActionError
 ): Promise<number> {
   const start = pager.count
+  let blank = 0
   const onLine = async (bytes: Buffer, lineNumber: number): Promise<void> => {
     const where = `data file ${file.where} line ${lineNumber}`
     const text = decodeUtf8(bytes)
     if (text === undefined) throw bad(`${where} is not UTF-8 text`)
-    if (isBlank(text)) return
+    if (isBlank(text)) {
+      // DynamoDB's exports hold none; a few are forgiven, a flood (a small gzip file that
+      // inflates to gigabytes of newlines) is refused at once rather than read for hours.
+      if (++blank > MAX_BLANK_LINES)
+        throw bad(`data file ${file.where} holds more than ${MAX_BLANK_LINES} empty lines`)
+      return
+    }
     const item = parseItemText(text, where, itemOfLine, bad)
     if (pager.count - start >= file.expected) {
       throw bad(
@@ -267,7 +285,10 @@ async function readDataFile(
     }
     await pager.add(item)
   }
-  const lines = consumer(eachLine(onLine, { maxLineBytes: MAX_ITEM_LINE_BYTES }))
+  // No file holds more than its items' lines (each within the line cap) and a few blank ones:
+  // however it was compressed, reading stops there.
+  const maxTotalBytes = (file.expected + 1) * (MAX_ITEM_LINE_BYTES + 1) + MAX_BLANK_LINES * 2
+  const lines = consumer(eachLine(onLine, { maxLineBytes: MAX_ITEM_LINE_BYTES, maxTotalBytes }))
   try {
     if (gzip) await pipeline(body, hash, createGunzip(), lines.sink)
     else await pipeline(body, hash, lines.sink)
@@ -275,7 +296,9 @@ async function readDataFile(
     const failure = lines.failure()
     if (failure instanceof LineLimitError) {
       throw bad(
-        `data file ${file.where} ${failure.message}, longer than any item DynamoDB stores as JSON`
+        failure.whole
+          ? `data file ${file.where} inflates to more than its ${itemCount(file.expected)} can take (${failure.message.replace(/^it /, '')})`
+          : `data file ${file.where} ${failure.message}, longer than any item DynamoDB stores as JSON`
       )
     }
     throw failure === undefined ? damaged(describeReadError(error)) : toError(failure)
@@ -307,7 +330,7 @@ function checkSummary(
   if (parsed.outputFormat === 'ION') {
     throw new ActionError(
       'backup.unsupportedFormat',
-      `Backup ${location} is an export in Amazon Ion format (outputFormat ION), which is not supported: export the table again with the DynamoDB JSON format. Nothing was restored from it.`
+      `Backup ${location} is an export in Amazon Ion format (outputFormat ION), which is not supported: export the table again with the DynamoDB JSON format.`
     )
   }
   if (parsed.outputFormat !== 'DYNAMODB_JSON')
@@ -315,7 +338,7 @@ function checkSummary(
   if (parsed.exportType !== undefined && parsed.exportType !== 'FULL_EXPORT') {
     throw new ActionError(
       'backup.unsupportedFormat',
-      `Backup ${location} is not a full export (its exportType is not FULL_EXPORT): an incremental export holds changes, not a table, and cannot be restored. Nothing was restored from it.`
+      `Backup ${location} is not a full export (its exportType is not FULL_EXPORT): an incremental export holds changes, not a table, and cannot be restored.`
     )
   }
   if (!isCount(parsed.itemCount)) throw summaryBad('has no itemCount (a whole number, 0 or more)')
@@ -478,6 +501,8 @@ async function openExport(
     )
   }
 
+  // Each data file's version as the first read found it; later reads must find the same.
+  const pins = new Map<string, string>()
   const source: BackupSource = {
     kind: summary.ours ? 'action' : 'dynamodb-export',
     location,
@@ -491,7 +516,7 @@ async function openExport(
           bad(`data file ${file.path} cannot be read (${why})`)
         let body: Readable
         try {
-          body = await store.open(file.path, exportDir)
+          body = await store.openPinned(file.path, exportDir, pins)
         } catch (error) {
           throw damaged(readFailure(error))
         }
@@ -662,7 +687,7 @@ export function scanJsonSource(
       try {
         body = await open()
       } catch (error) {
-        throw bad(`it cannot be read (${describeReadError(error)})`)
+        throw bad(`it cannot be read (${readFailure(error)})`)
       }
       try {
         await pipeline(body, items.sink)
@@ -710,11 +735,9 @@ export async function openBackupSource(location: string, s3: S3Client): Promise<
         () => false
       )
       if (exists) {
-        return scanJsonSource(
-          location,
-          async () =>
-            (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: prefix }))).Body as Readable
-        )
+        const pins = new Map<string, string>()
+        const store = new S3Store(s3, bucket, '')
+        return scanJsonSource(location, () => store.openPinned(prefix, '', pins))
       }
     }
     const { root, exportId } = splitExportPath(prefix)
@@ -723,8 +746,11 @@ export async function openBackupSource(location: string, s3: S3Client): Promise<
   const info = await stat(location).catch(() => null)
   if (!info) throw new InputError('restore.backupMissing', `Backup '${location}' does not exist.`)
   const { root, exportId } = splitExportPath(location)
-  if (info.isFile() && exportId === undefined)
-    return scanJsonSource(location, () => Promise.resolve(createReadStream(location)))
+  if (info.isFile() && exportId === undefined) {
+    const pins = new Map<string, string>()
+    const store = new LocalStore(path.dirname(location))
+    return scanJsonSource(location, () => store.openPinned(path.basename(location), '', pins))
+  }
   return singleExport(new LocalStore(root === '' ? '.' : root), location, exportId)
 }
 

@@ -3,6 +3,7 @@ import { open as openFile, readdir, realpath, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import { errorName } from '../errors.js'
 import { joinKey, s3Uri } from './s3.js'
 import { formatBytes, quoteName } from './safe-text.js'
 
@@ -24,6 +25,14 @@ export interface BackupStore {
    * where the file must really be: for a local store after resolving symbolic links.
    */
   open(relative: string, within?: string): Promise<Readable>
+  /**
+   * Opens a file as `open` does, pinned to one version of it: the first time a path is
+   * opened its version (S3: the ETag; on disk: device, inode, size and modification time) is
+   * recorded in `pins`; every later open must find that same version, or is refused. A backup
+   * is read twice (checked whole before anything is written, then restored): the second read
+   * is of exactly what the first one checked.
+   */
+  openPinned(relative: string, within: string, pins: Map<string, string>): Promise<Readable>
   /** Reads a small UTF-8 file whole; refuses one larger than `maxBytes`. */
   readText(relative: string, maxBytes: number, within?: string): Promise<string>
 }
@@ -38,6 +47,23 @@ export class StoreRefusal extends Error {
     super(message)
     this.name = 'StoreRefusal'
   }
+}
+
+/** A file that is not the version that was checked before anything was written. */
+export function changedSinceChecked(relative: string): StoreRefusal {
+  return new StoreRefusal(
+    `${quoteName(relative)} changed after it was checked, so what would be restored is not what was checked`
+  )
+}
+
+/** A local file's version: it changes when the file is replaced or written to. */
+export function fileVersion(info: {
+  dev: number
+  ino: number
+  size: number
+  mtimeMs: number
+}): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`
 }
 
 /** Longest relative path accepted (S3 keys are at most 1,024 bytes; local paths 4,096). */
@@ -138,6 +164,30 @@ export class S3Store implements BackupStore {
     return object.Body as Readable
   }
 
+  async openPinned(relative: string, within: string, pins: Map<string, string>): Promise<Readable> {
+    const key = this.keyOf(relative, within)
+    const pinned = pins.get(relative)
+    let object
+    try {
+      // IfMatch makes S3 itself refuse any other version of the object.
+      object = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(pinned !== undefined ? { IfMatch: pinned } : {})
+        })
+      )
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+        ?.httpStatusCode
+      if (pinned !== undefined && (status === 412 || errorName(error) === 'PreconditionFailed'))
+        throw changedSinceChecked(relative)
+      throw error
+    }
+    if (pinned === undefined && object.ETag !== undefined) pins.set(relative, object.ETag)
+    return object.Body as Readable
+  }
+
   async readText(relative: string, maxBytes: number, within?: string): Promise<string> {
     const key = this.keyOf(relative, within)
     const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))
@@ -235,6 +285,24 @@ export class LocalStore implements BackupStore {
       const info = await handle.stat()
       if (!info.isFile() || info.ino !== ino || info.dev !== dev)
         throw new StoreRefusal(`${quoteName(relative)} changed while it was being opened`)
+    } catch (error) {
+      await handle.close()
+      throw error
+    }
+    return handle.createReadStream()
+  }
+
+  async openPinned(relative: string, within: string, pins: Map<string, string>): Promise<Readable> {
+    const { real, ino, dev } = await this.confined(relative, within)
+    const handle = await openFile(real, OPEN_FLAGS)
+    try {
+      const info = await handle.stat()
+      if (!info.isFile() || info.ino !== ino || info.dev !== dev)
+        throw new StoreRefusal(`${quoteName(relative)} changed while it was being opened`)
+      const version = fileVersion(info)
+      const pinned = pins.get(relative)
+      if (pinned === undefined) pins.set(relative, version)
+      else if (pinned !== version) throw changedSinceChecked(relative)
     } catch (error) {
       await handle.close()
       throw error

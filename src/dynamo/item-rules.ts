@@ -55,8 +55,9 @@ import { describeKey } from '../util/redact.js'
  *    too; index key attributes must be of the index's type and not empty. An N key is at
  *    most 22 bytes by the number rule, so never over a key limit. Key attribute names are at
  *    most 255 bytes [local: CreateTable refuses 128 × "é" = 256 bytes].
- *  - Lone UTF-16 surrogates (`"\ud800"` from JSON.parse): [local] stores them; counted here as
- *    3 bytes each (U+FFFD), the most they could take.
+ *  - Lone UTF-16 surrogates (`"\ud800"` from JSON.parse) are no text UTF-8 can carry:
+ *    [local] stores each as `?`, so two keys that differ only there become one key and a
+ *    value is altered; they are refused, in names, strings and string set members.
  */
 
 /** DynamoDB's item size limit: 400 KB. */
@@ -253,6 +254,19 @@ function shortName(name: string): string {
   return name.length > NAME_IN_MESSAGE ? `${name.slice(0, NAME_IN_MESSAGE)}…` : name
 }
 
+/**
+ * A name as a message shows it between quotes: cut short, and with control characters (line
+ * breaks that would split a log line or a summary row) written as escapes. Names may be
+ * printed, but they come from a backup, so they are made harmless first.
+ */
+function plainName(name: string): string {
+  return shortName(name).replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+  )
+}
+
 /** `orders.lines[3].sku`; names that are not plain identifiers as `["a.b"]`. */
 function renderPath(segments: readonly Segment[]): string {
   let out = ''
@@ -304,8 +318,17 @@ function wireType(value: Record<string, unknown>): string | undefined {
   return type !== undefined && Object.hasOwn(TYPE_NAMES, type) ? type : undefined
 }
 
+/** In Unicode mode a surrogate pair is one code point: this finds only the lone halves. */
+const LONE_SURROGATE = /\p{Surrogate}/u
+/** Whether text can be stored as UTF-8 unchanged (no lone surrogate halves). */
+const wellFormed = (text: string): boolean => !LONE_SURROGATE.test(text)
+
 function checkName(name: string): number {
   if (name === '') fail('has an attribute with an empty name, which DynamoDB refuses')
+  if (!wellFormed(name))
+    fail(
+      'has an attribute name that is not valid Unicode (a lone surrogate), which DynamoDB cannot store unchanged'
+    )
   const bytes = utf8Bytes(name)
   if (bytes > MAX_NAME_BYTES) {
     pathStack.push(name)
@@ -337,6 +360,10 @@ function checkValue(value: unknown, level: number): number {
   switch (type) {
     case 'S':
       if (typeof payload !== 'string') fail('is a string (S) whose value is not text')
+      if (!wellFormed(payload))
+        fail(
+          'is a string (S) that is not valid Unicode (a lone surrogate), which DynamoDB cannot store unchanged'
+        )
       return utf8Bytes(payload)
     case 'N': {
       if (typeof payload !== 'string') fail('is a number (N) whose value is not a string')
@@ -396,6 +423,8 @@ function checkSet(type: 'SS' | 'NS' | 'BS', members: unknown): number {
     if (typeof member !== 'string') failMember(type, i, members.length, 'is not a string')
     let key = member
     if (type === 'SS') {
+      if (!wellFormed(member))
+        failMember(type, i, members.length, 'is not valid Unicode (a lone surrogate)')
       size += utf8Bytes(member)
     } else if (type === 'NS') {
       const problem = scanNumber(member)
@@ -516,7 +545,8 @@ interface KeySchemaLike {
 
 /** The key attributes of a table and of each of its indexes, from its description. */
 export function keyRulesOf(description: TableDescription): KeyRules {
-  const table = description.TableName ?? 'the table'
+  const table =
+    description.TableName === undefined ? 'the table' : `'${plainName(description.TableName)}'`
   const types = new Map<string, KeyType>()
   for (const d of description.AttributeDefinitions ?? []) {
     if (d.AttributeName !== undefined && d.AttributeType !== undefined)
@@ -542,7 +572,7 @@ export function keyRulesOf(description: TableDescription): KeyRules {
     ['local', description.LocalSecondaryIndexes]
   ] as const) {
     for (const index of list ?? []) {
-      const indexName = index.IndexName ?? '?'
+      const indexName = plainName(index.IndexName ?? '?')
       indexes.push({ indexName, kind, keys: keysOf(index.KeySchema, `index '${indexName}'`) })
     }
   }
@@ -591,7 +621,7 @@ function keyValueProblem(
 function keyNameProblem(key: KeyAttribute): string | undefined {
   const bytes = utf8Bytes(key.name)
   return bytes > MAX_KEY_NAME_BYTES
-    ? `key attribute name '${shortName(key.name)}' is ${count(bytes)} bytes; DynamoDB allows at most ${MAX_KEY_NAME_BYTES}`
+    ? `key attribute name '${plainName(key.name)}' is ${count(bytes)} bytes; DynamoDB allows at most ${MAX_KEY_NAME_BYTES}`
     : undefined
 }
 
@@ -606,11 +636,11 @@ export function keyProblem(item: Item, rules: KeyRules): string | undefined {
     const nameProblem = keyNameProblem(key)
     if (nameProblem !== undefined) return `the table's ${nameProblem}`
     const value = ownValue(item, key.name)
-    if (value === undefined) return `it has no key attribute '${shortName(key.name)}'`
+    if (value === undefined) return `it has no key attribute '${plainName(key.name)}'`
     const problem = keyValueProblem(
       value,
       key,
-      `its ${ROLE_NAMES[key.role]} '${shortName(key.name)}'`,
+      `its ${ROLE_NAMES[key.role]} '${plainName(key.name)}'`,
       "the table's"
     )
     if (problem !== undefined) return problem
@@ -624,7 +654,7 @@ export function keyProblem(item: Item, rules: KeyRules): string | undefined {
       const problem = keyValueProblem(
         value,
         key,
-        `its attribute '${shortName(key.name)}', the ${ROLE_NAMES[key.role]} of index '${index.indexName}',`,
+        `its attribute '${plainName(key.name)}', the ${ROLE_NAMES[key.role]} of index '${index.indexName}',`,
         "the index's"
       )
       if (problem !== undefined) return problem

@@ -21,6 +21,14 @@ import { countJsonKeys, countParsedKeys } from './wire-count.js'
  * connection; it never reaches the items.
  */
 
+/**
+ * A member of an answer's map keyed by table name, never one inherited from Object.prototype
+ * (a table may be named `constructor` or `__proto__`).
+ */
+export function ownEntry<T>(map: Record<string, T> | undefined, name: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, name) ? map[name] : undefined
+}
+
 const EMPTY_BODY = new Uint8Array(Buffer.from('{}'))
 
 /** Thrown when an answer is not what the wire carried; retryable (`$retryable`). */

@@ -8,7 +8,7 @@ import { describeKey } from '../util/redact.js'
 import type { BackoffOptions, Sleep } from '../util/retry.js'
 import { BatchCalls, type BatchOutcome } from './batch.js'
 import { keyText } from '../verify/digest.js'
-import { sendWire } from './wire.js'
+import { ownEntry, sendWire } from './wire.js'
 
 /** One request of a BatchWriteItem call, in wire form. */
 export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
@@ -173,7 +173,7 @@ export class BatchWriter {
       { RequestItems: { [table]: [] } },
       body
     )
-    const returned = result.UnprocessedItems?.[table] ?? []
+    const returned = ownEntry(result.UnprocessedItems, table) ?? []
     this.written += requests.length - returned.length
     return {
       unprocessed: returned.map((request) => ({ request, text: JSON.stringify(request) })),

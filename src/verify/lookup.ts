@@ -8,7 +8,7 @@ import { describeKey, extractKey } from '../util/redact.js'
 import type { Sleep } from '../util/retry.js'
 import { BatchCalls, type BatchOutcome } from '../dynamo/batch.js'
 import { itemHash, keyText } from './digest.js'
-import { sendWire } from '../dynamo/wire.js'
+import { ownEntry, sendWire } from '../dynamo/wire.js'
 
 interface WireBatchGetOutput {
   Responses?: Record<string, Item[]>
@@ -119,7 +119,7 @@ export class KeyLookup {
       { RequestItems: { [table]: { Keys: [] } } }
     )
     const expected = new Map(batch.map((e) => [keyText(e.key, keyAttributes), e]))
-    for (const found of result.Responses?.[table] ?? []) {
+    for (const found of ownEntry(result.Responses, table) ?? []) {
       const text = keyText(found, keyAttributes)
       const want = expected.get(text)
       if (!want) continue
@@ -129,7 +129,9 @@ export class KeyLookup {
         this.record('differs', want.key)
     }
     const unprocessed = new Set(
-      (result.UnprocessedKeys?.[table]?.Keys ?? []).map((key) => keyText(key, keyAttributes))
+      (ownEntry(result.UnprocessedKeys, table)?.Keys ?? []).map((key) =>
+        keyText(key, keyAttributes)
+      )
     )
     const again: Expected[] = []
     for (const [text, want] of expected) {
