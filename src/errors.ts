@@ -1,12 +1,14 @@
+import type { ErrorCode } from './error-codes.js'
+
 /**
  * Every failure the action reports goes through ActionError: a dotted code that tests and
  * the report can match on, and a plain-language message that says what was wrong and what
  * to do next. The original error is kept as `cause` (its stack goes to core.debug only).
  */
 export class ActionError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'ActionError'
     this.code = code
@@ -15,7 +17,7 @@ export class ActionError extends Error {
 
 /** Bad input: raised before anything is written. */
 export class InputError extends ActionError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options)
     this.name = 'InputError'
   }
@@ -23,7 +25,7 @@ export class InputError extends ActionError {
 
 /** A safety gate refused: nothing destructive was done. */
 export class GateError extends ActionError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options)
     this.name = 'GateError'
   }

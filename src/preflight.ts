@@ -4,6 +4,7 @@ import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import { checkBucket } from './backup/s3.js'
 import { backupDirProblem, s3WriteProblem } from './backup/destination.js'
+import type { ErrorCode } from './error-codes.js'
 import { ActionError, GateError, InputError, errorMessage, errorName } from './errors.js'
 import { DuplicateKeyFinder } from './backup/duplicate-keys.js'
 import type { StoredTableDescription } from './backup/format.js'
@@ -29,9 +30,9 @@ import { keyText } from './verify/digest.js'
  * (a problem of no one pair, like the backup destination, counts for all).
  */
 export class Problems {
-  private readonly found: { code: string; message: string; pair?: TablePair }[] = []
+  private readonly found: { code: ErrorCode; message: string; pair?: TablePair }[] = []
 
-  add(code: string, message: string, pair?: TablePair): void {
+  add(code: ErrorCode, message: string, pair?: TablePair): void {
     this.found.push({ code, message, ...(pair ? { pair } : {}) })
   }
 
@@ -241,9 +242,9 @@ export async function backupDestinationProblems(
   ctx: RunContext,
   required: boolean,
   tryWrite = true
-): Promise<{ code: string; message: string }[]> {
+): Promise<{ code: ErrorCode; message: string }[]> {
   const { inputs } = ctx
-  const problems: { code: string; message: string }[] = []
+  const problems: { code: ErrorCode; message: string }[] = []
   // Every backup is written to the local folder first: it must take files now, not fail
   // (or hang) after the scan has started.
   const dirProblem = await backupDirProblem(inputs.backupDir, tryWrite)
@@ -367,7 +368,7 @@ async function checkBackupItems(
   keyTable: TableInfo | null,
   target: string,
   scratch: string
-): Promise<{ problems: { code: string; message: string }[]; checked?: DigestSummary }> {
+): Promise<{ problems: { code: ErrorCode; message: string }[]; checked?: DigestSummary }> {
   let rules: KeyRules | undefined
   try {
     rules = keyTable ? keyRulesOf(keyTable.description) : undefined
@@ -412,7 +413,7 @@ async function checkBackupItems(
         ]
       }
     }
-    const problems: { code: string; message: string }[] = []
+    const problems: { code: ErrorCode; message: string }[] = []
     if (checker && checker.rejected > 0) {
       problems.push({
         code: 'restore.keyMismatch',
@@ -456,7 +457,7 @@ export async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> 
     problems.throwIfAny(ctx)
   }
   for (const [index, pair] of inputs.pairs.entries()) {
-    const note = (code: string, message: string): void => problems.add(code, message, pair)
+    const note = (code: ErrorCode, message: string): void => problems.add(code, message, pair)
     const target = pair.target ?? ''
     let backup: BackupSource
     try {

@@ -1,3 +1,5 @@
+import type { ErrorCode } from './error-codes.js'
+
 export const MODES = ['plan', 'backup', 'copy', 'verify', 'delete-source', 'restore'] as const
 export type Mode = (typeof MODES)[number]
 
@@ -88,7 +90,7 @@ export interface PairReport {
   phases?: Record<string, number>
   /** Plain-language reason when status is failed or skipped. */
   error?: string
-  errorCode?: string
+  errorCode?: ErrorCode
   /** Mode-specific details rendered in the summary (plan, gates). */
   notes?: string[]
   plan?: unknown
@@ -100,6 +102,6 @@ export interface Report {
   /** The audit record of a destructive mode: each gate and what it found. */
   gates?: { gate: string; passed: boolean; detail: string }[]
   error?: string
-  errorCode?: string
+  errorCode?: ErrorCode
   durationMs?: number
 }

@@ -45,7 +45,7 @@ function bigReport(count: number, failEvery: number): Report {
         key: `pk="user-${n}"`
       })),
       durationMs: 1000,
-      ...(failed ? { error: LONG, errorCode: 'write.throttled' } : {})
+      ...(failed ? { error: LONG, errorCode: 'write.gaveUp' } : {})
     }
   })
   return { mode: 'copy', pairs, error: 'some pairs failed', durationMs: 60_000 }
