@@ -13,7 +13,7 @@ import {
   type Definition,
   type DefinitionField,
   type TableInfo
-} from '../../src/dynamo/definitions.js'
+} from '../../../src/dynamo/definitions.js'
 
 /** A DescribeTable answer with every setting the definition covers. */
 function table(name: string, overrides: Partial<TableDescription> = {}): TableDescription {

@@ -22,12 +22,12 @@ import {
   scanJsonSource,
   splitExportPath,
   type BackupSource
-} from '../../src/backup/reader.js'
-import { MAX_ITEM_LINE_BYTES } from '../../src/backup/lines.js'
-import { LocalStore } from '../../src/backup/store.js'
-import { BackupWriter } from '../../src/backup/writer.js'
+} from '../../../src/backup/reader.js'
+import { MAX_ITEM_LINE_BYTES } from '../../../src/backup/lines.js'
+import { LocalStore } from '../../../src/backup/store.js'
+import { BackupWriter } from '../../../src/backup/writer.js'
 import type { S3Client } from '@aws-sdk/client-s3'
-import type { Item } from '../../src/types.js'
+import type { Item } from '../../../src/types.js'
 
 // Every hostile file below holds this value; no message may ever quote it.
 const SENTINEL = 'SENTINEL-VALUE-7c1'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { describeReadError, formatBytes, quoteName } from '../../src/backup/safe-text.js'
+import { describeReadError, formatBytes, quoteName } from '../../../src/backup/safe-text.js'
 
 const SENTINEL = 'SENTINEL-VALUE-7c1'
 

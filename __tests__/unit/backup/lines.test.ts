@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import { Readable } from 'node:stream'
-import { LineLimitError, decodeUtf8, eachLine, isBlank } from '../../src/backup/lines.js'
+import { LineLimitError, decodeUtf8, eachLine, isBlank } from '../../../src/backup/lines.js'
 
 /** Every line eachLine finds in `chunks`, as text, with its number. */
 async function linesOf(

@@ -8,9 +8,9 @@ import {
   escapeHtml,
   renderSummary,
   writeSummary
-} from '../../src/report/summary.js'
-import { backupLocations, isVerified, reportJson } from '../../src/report/outputs.js'
-import type { Report } from '../../src/types.js'
+} from '../../../src/report/summary.js'
+import { backupLocations, isVerified, reportJson } from '../../../src/report/outputs.js'
+import type { Report } from '../../../src/types.js'
 
 const report: Report = {
   mode: 'copy',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { BatchCalls, type BatchOutcome } from '../../src/dynamo/batch.js'
+import { BatchCalls, type BatchOutcome } from '../../../src/dynamo/batch.js'
 
 /** An error the SDK would classify as throttling. */
 function throttle(): Error {

@@ -11,9 +11,9 @@ import {
   reportJson,
   setOutputs,
   writeReportFile
-} from '../../src/report/outputs.js'
-import { parseTablePairs } from '../../src/inputs.js'
-import type { PairReport, Report } from '../../src/types.js'
+} from '../../../src/report/outputs.js'
+import { parseTablePairs } from '../../../src/inputs.js'
+import type { PairReport, Report } from '../../../src/types.js'
 
 const ONE_MB = 1_000_000
 const LONG = `Throttled <again> & "again": ${'the request rate is too high; '.repeat(200)}`

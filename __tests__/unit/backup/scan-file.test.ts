@@ -5,7 +5,7 @@ import {
   ScanFileSplitter,
   ScanFileSyntaxError,
   type ScanElement
-} from '../../src/backup/scan-file.js'
+} from '../../../src/backup/scan-file.js'
 
 const SENTINEL = 'SENTINEL-VALUE-7c1'
 

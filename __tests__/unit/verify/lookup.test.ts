@@ -5,10 +5,10 @@ import {
   type BatchGetItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
-import { KeyLookup } from '../../src/verify/lookup.js'
-import type { Item } from '../../src/types.js'
-import { everyTypeItem, SENTINEL } from '../../__fixtures__/items.js'
-import { textOf, wireAnswer, wireInput } from '../support/wire-mock.js'
+import { KeyLookup } from '../../../src/verify/lookup.js'
+import type { Item } from '../../../src/types.js'
+import { everyTypeItem, SENTINEL } from '../../../__fixtures__/items.js'
+import { textOf, wireAnswer, wireInput } from '../../support/wire-mock.js'
 
 /** BatchGetItem's wire request, as the product handed it to the command. */
 interface WireBatchGet {

@@ -19,10 +19,10 @@ import {
   type UploadPartCommandInput
 } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
-import { ActionError } from '../../src/errors.js'
-import { BackupWriter, type BackupOptions } from '../../src/backup/writer.js'
-import type { DataFileEntry } from '../../src/backup/format.js'
-import type { Item } from '../../src/types.js'
+import { ActionError } from '../../../src/errors.js'
+import { BackupWriter, type BackupOptions } from '../../../src/backup/writer.js'
+import type { DataFileEntry } from '../../../src/backup/format.js'
+import type { Item } from '../../../src/types.js'
 
 const client = new S3Client({ region: 'us-east-1' })
 const s3 = mockClient(client)

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
-import { LocalStore, S3Store, StoreRefusal, checkRelativePath } from '../../src/backup/store.js'
+import { LocalStore, S3Store, StoreRefusal, checkRelativePath } from '../../../src/backup/store.js'
 
 const tempRoot = (): string => mkdtempSync(path.join(tmpdir(), 'store-'))
 

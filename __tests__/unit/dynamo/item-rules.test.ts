@@ -9,8 +9,8 @@ import {
   keyRulesOf,
   parseWireItem,
   type KeyRules
-} from '../../src/dynamo/item-rules.js'
-import type { Item, WireValue } from '../../src/types.js'
+} from '../../../src/dynamo/item-rules.js'
+import type { Item, WireValue } from '../../../src/types.js'
 
 // Boundaries and sizes below were measured against DynamoDB Local 1.25.1 with PutItem (see the
 // comment at the top of src/dynamo/item-rules.ts); the tests pin the rules to those results.

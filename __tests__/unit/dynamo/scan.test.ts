@@ -6,10 +6,10 @@ import {
   type ScanCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
-import { scanTable, type ScanPage } from '../../src/dynamo/scan.js'
-import type { Item } from '../../src/types.js'
-import { everyTypeItem } from '../../__fixtures__/items.js'
-import { textOf, wireAnswer, wireInput } from '../support/wire-mock.js'
+import { scanTable, type ScanPage } from '../../../src/dynamo/scan.js'
+import type { Item } from '../../../src/types.js'
+import { everyTypeItem } from '../../../__fixtures__/items.js'
+import { textOf, wireAnswer, wireInput } from '../../support/wire-mock.js'
 
 /** Scan's wire request, as the product handed it to the command. */
 interface WireScan {

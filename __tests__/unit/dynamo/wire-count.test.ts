@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { countJsonKeys, countParsedKeys } from '../../src/dynamo/wire-count.js'
-import { parseWireBody, WireIntegrityError } from '../../src/dynamo/wire.js'
+import { countJsonKeys, countParsedKeys } from '../../../src/dynamo/wire-count.js'
+import { parseWireBody, WireIntegrityError } from '../../../src/dynamo/wire.js'
 
 const SENTINEL = 'SENTINEL-VALUE-wire-5d2'
 

@@ -10,7 +10,7 @@ import {
   estimateCopy,
   indexWriteUnits,
   writeUnitsFor
-} from '../../src/dynamo/estimate.js'
+} from '../../../src/dynamo/estimate.js'
 
 const onDemand = { BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' as const } }
 

@@ -9,8 +9,8 @@ import {
   MAX_DESCRIBED_BYTES,
   type DuplicateKeyFinderOptions,
   type DuplicateKeyReport
-} from '../../src/backup/duplicate-keys.js'
-import { ActionError } from '../../src/errors.js'
+} from '../../../src/backup/duplicate-keys.js'
+import { ActionError } from '../../../src/errors.js'
 
 let root: string
 

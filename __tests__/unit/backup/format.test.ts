@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
-import { itemLine } from '../../src/backup/format.js'
-import { canonicalItem } from '../../src/verify/digest.js'
-import type { Item } from '../../src/types.js'
-import { everyTypeItem, largeItem } from '../../__fixtures__/items.js'
-import { oracleText, parseJsonItem, parseJsonLine } from '../support/oracle.js'
+import { itemLine } from '../../../src/backup/format.js'
+import { canonicalItem } from '../../../src/verify/digest.js'
+import type { Item } from '../../../src/types.js'
+import { everyTypeItem, largeItem } from '../../../__fixtures__/items.js'
+import { oracleText, parseJsonItem, parseJsonLine } from '../../support/oracle.js'
 
 // Whether a line's item is one DynamoDB would store (numbers, sets, base64) is checked where
 // the backup is read back: parseWireItem, tested in item-rules.test.ts.

@@ -1,15 +1,15 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { createPrng } from '../support/fault-proxy.js'
+import { createPrng } from '../../support/fault-proxy.js'
 import {
   ContentDigest,
   canonicalItem,
   canonicalValue,
   itemHash,
   normalizeNumber
-} from '../../src/verify/digest.js'
-import { everyTypeItem, largeItem, sizedItem } from '../../__fixtures__/items.js'
-import type { Item, WireValue } from '../../src/types.js'
+} from '../../../src/verify/digest.js'
+import { everyTypeItem, largeItem, sizedItem } from '../../../__fixtures__/items.js'
+import type { Item, WireValue } from '../../../src/types.js'
 import {
   compareDecimals,
   decimalText,
@@ -25,7 +25,7 @@ import {
   valuesEqual,
   type Decimal,
   type OracleItem
-} from '../support/oracle.js'
+} from '../../support/oracle.js'
 
 // --- Shared cases ----------------------------------------------------------------------------
 

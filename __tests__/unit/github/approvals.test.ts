@@ -7,8 +7,8 @@ import {
   readRequiredReviewers,
   readReviews,
   safeLogText
-} from '../../src/github/approvals.js'
-import { GateError } from '../../src/errors.js'
+} from '../../../src/github/approvals.js'
+import { GateError } from '../../../src/errors.js'
 
 const ENV = 'prod-delete'
 const RUN = 4242

@@ -7,9 +7,9 @@ import {
   type BatchWriteItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
-import { BatchWriter, MAX_BATCH_BYTES } from '../../src/dynamo/write.js'
-import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
-import type { Item } from '../../src/types.js'
+import { BatchWriter, MAX_BATCH_BYTES } from '../../../src/dynamo/write.js'
+import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../../__fixtures__/items.js'
+import type { Item } from '../../../src/types.js'
 import {
   capturingClient,
   numberOf,
@@ -18,7 +18,7 @@ import {
   wireAnswer,
   wireInput,
   type WireWriteRequest
-} from '../support/wire-mock.js'
+} from '../../support/wire-mock.js'
 
 const client = new DynamoDBClient({ region: 'us-east-1' })
 // This client only: capturingClient's clients send through their own HTTP handler.

@@ -19,8 +19,8 @@ import {
   describeTable,
   isTableEmpty,
   waitUntilTableActive
-} from '../../src/dynamo/tables.js'
-import type { TableInfo } from '../../src/dynamo/definitions.js'
+} from '../../../src/dynamo/tables.js'
+import type { TableInfo } from '../../../src/dynamo/definitions.js'
 
 const client = new DynamoDBClient({ region: 'us-east-1' })
 const ddb = mockClient(client)
