@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   'target.missing': 'the target vanished after it was created',
   // Items
   'scan.failed': 'a scan failed',
+  'wire.loneSurrogate': 'an answer holds text DynamoDB cannot store unchanged',
   'write.rejected': 'DynamoDB refused a write',
   'write.gaveUp': 'a write made no progress for retry-timeout-seconds',
   'lookup.rejected': 'DynamoDB refused a lookup',

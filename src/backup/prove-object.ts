@@ -97,12 +97,16 @@ async function proveFirstLine(
   if (body === undefined) throw notProven(uri, 'a read of its first bytes returned nothing')
   const chunks: Buffer[] = []
   let got = 0
+  // A store may answer a ranged GET with the whole object (HTTP 200 is allowed): take the
+  // first `length` bytes either way, and stop reading there.
   for await (const chunk of body) {
     const bytes = chunk as Buffer
-    chunks.push(bytes)
-    got += bytes.length
-    if (got > length) break
+    const room = length - got
+    chunks.push(bytes.length > room ? bytes.subarray(0, room) : bytes)
+    got += Math.min(bytes.length, room)
+    if (got >= length) break
   }
+  body.destroy()
   if (got !== length) {
     throw notProven(uri, `a read of its first ${length} bytes returned ${got}`)
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import * as core from '@actions/core'
-import { stat } from 'node:fs/promises'
+import { realpath, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -248,6 +248,8 @@ function itemOfLine(parsed: unknown): unknown {
 
 /** Empty lines a data file may hold before it is refused (DynamoDB's exports hold none). */
 const MAX_BLANK_LINES = 1000
+/** Bytes all of a data file's empty (whitespace-only) lines may hold together. */
+const MAX_BLANK_BYTES = 64 * 1024
 
 /**
  * Reads the lines `{"Item":{...}}` of one data file (gzip-compressed or not), in pages,
@@ -266,15 +268,20 @@ async function readDataFile(
 ): Promise<number> {
   const start = pager.count
   let blank = 0
+  let blankBytes = 0
   const onLine = async (bytes: Buffer, lineNumber: number): Promise<void> => {
     const where = `data file ${file.where} line ${lineNumber}`
     const text = decodeUtf8(bytes)
     if (text === undefined) throw bad(`${where} is not UTF-8 text`)
     if (isBlank(text)) {
       // DynamoDB's exports hold none; a few are forgiven, a flood (a small gzip file that
-      // inflates to gigabytes of newlines) is refused at once rather than read for hours.
-      if (++blank > MAX_BLANK_LINES)
-        throw bad(`data file ${file.where} holds more than ${MAX_BLANK_LINES} empty lines`)
+      // inflates to gigabytes of newlines, or of spaces on few lines) is refused at once
+      // rather than read for hours: counted by lines and by bytes.
+      blankBytes += bytes.length
+      if (++blank > MAX_BLANK_LINES || blankBytes > MAX_BLANK_BYTES)
+        throw bad(
+          `data file ${file.where} holds more than ${MAX_BLANK_LINES} empty lines or 64 KiB of blank space, which no export holds`
+        )
       return
     }
     const item = parseItemText(text, where, itemOfLine, bad)
@@ -304,6 +311,57 @@ async function readDataFile(
     throw failure === undefined ? damaged(describeReadError(error)) : toError(failure)
   }
   return pager.count - start
+}
+
+const TABLE_OR_INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/
+const ENUMS: Record<string, readonly string[]> = {
+  KeyType: ['HASH', 'RANGE'],
+  AttributeType: ['S', 'N', 'B'],
+  ProjectionType: ['ALL', 'KEYS_ONLY', 'INCLUDE'],
+  StreamViewType: ['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY'],
+  BillingMode: ['PROVISIONED', 'PAY_PER_REQUEST'],
+  SSEType: ['AES256', 'KMS'],
+  TableClass: ['STANDARD', 'STANDARD_INFREQUENT_ACCESS']
+}
+/** Names DynamoDB takes for attributes: 1 to 255 bytes, and here no control characters. */
+const attributeNameOk = (name: unknown): boolean =>
+  typeof name === 'string' &&
+  name !== '' &&
+  Buffer.byteLength(name) <= 255 &&
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+  !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)
+
+/**
+ * Why a stored table description cannot be trusted, or undefined: its names and enumerated
+ * values flow into CreateTable, messages and the summary, so each must be what DynamoDB
+ * itself would hold (table and index names by DynamoDB's grammar, attribute names without
+ * control characters, types and modes from their fixed lists).
+ */
+function descriptionProblem(table: Record<string, unknown>): string | undefined {
+  const name = table.TableName
+  if (name !== undefined && (typeof name !== 'string' || !TABLE_OR_INDEX_NAME.test(name)))
+    return 'names its table with characters DynamoDB does not allow'
+  let problem: string | undefined
+  const visit = (value: unknown, key: string): void => {
+    if (problem !== undefined) return
+    if (Array.isArray(value)) {
+      for (const element of value) visit(element, key)
+      return
+    }
+    if (isRecord(value)) {
+      for (const name of Object.keys(value)) visit(value[name], name)
+      return
+    }
+    if (key === 'IndexName' && !TABLE_OR_INDEX_NAME.test(String(value)))
+      problem = 'names an index with characters DynamoDB does not allow'
+    else if ((key === 'AttributeName' || key === 'NonKeyAttributes') && !attributeNameOk(value))
+      problem =
+        'names an attribute DynamoDB would not take (empty, over 255 bytes, or with control characters)'
+    else if (Object.hasOwn(ENUMS, key) && !(ENUMS[key] ?? []).includes(String(value)))
+      problem = `has a ${key} that is not one of DynamoDB's`
+  }
+  visit(table, '')
+  return problem
 }
 
 /** What manifest-summary.json must say; this action's own part when it wrote the backup. */
@@ -567,6 +625,8 @@ async function openExport(
     }
     if (!isRecord(description) || !isRecord(description.table))
       throw bad('its table description is not a JSON object with a table')
+    const problem = descriptionProblem(description.table)
+    if (problem !== undefined) throw bad(`its table description ${problem}`)
     source.description = description as unknown as StoredTableDescription
   }
   return source
@@ -747,9 +807,11 @@ export async function openBackupSource(location: string, s3: S3Client): Promise<
   if (!info) throw new InputError('restore.backupMissing', `Backup '${location}' does not exist.`)
   const { root, exportId } = splitExportPath(location)
   if (info.isFile() && exportId === undefined) {
+    // The file the user named, wherever a link they named leads: read from its own folder.
+    const real = await realpath(location)
     const pins = new Map<string, string>()
-    const store = new LocalStore(path.dirname(location))
-    return scanJsonSource(location, () => store.openPinned(path.basename(location), '', pins))
+    const store = new LocalStore(path.dirname(real))
+    return scanJsonSource(location, () => store.openPinned(path.basename(real), '', pins))
   }
   return singleExport(new LocalStore(root === '' ? '.' : root), location, exportId)
 }

@@ -1,8 +1,9 @@
 import { constants } from 'node:fs'
-import { open as openFile, readdir, realpath, stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { open as openFile, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import * as path from 'node:path'
-import type { Readable } from 'node:stream'
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import { Transform, pipeline as pipe, type Readable } from 'node:stream'
+import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3'
 import { errorName } from '../errors.js'
 import { joinKey, s3Uri } from './s3.js'
 import { formatBytes, quoteName } from './safe-text.js'
@@ -54,6 +55,18 @@ export function changedSinceChecked(relative: string): StoreRefusal {
   return new StoreRefusal(
     `${quoteName(relative)} changed after it was checked, so what would be restored is not what was checked`
   )
+}
+
+/** The SHA-256 of an open file's whole content (read from its start, without moving it). */
+async function sha256Of(handle: FileHandle): Promise<string> {
+  const hash = createHash('sha256')
+  const buffer = Buffer.alloc(1024 * 1024)
+  for (let position = 0; ;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+    if (bytesRead === 0) return hash.digest('hex')
+    hash.update(buffer.subarray(0, bytesRead))
+    position += bytesRead
+  }
 }
 
 /** A local file's version: it changes when the file is replaced or written to. */
@@ -138,16 +151,14 @@ export class S3Store implements BackupStore {
 
   async list(): Promise<string[]> {
     const keys: string[] = []
-    let token: string | undefined
     const prefix = this.prefix === '' ? '' : `${this.prefix}/`
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })
-      )
+    for await (const page of paginateListObjectsV2(
+      { client: this.s3 },
+      { Bucket: this.bucket, Prefix: prefix }
+    )) {
       for (const object of page.Contents ?? [])
         if (object.Key) keys.push(object.Key.slice(prefix.length))
-      token = page.NextContinuationToken
-    } while (token)
+    }
     return keys
   }
 
@@ -184,7 +195,15 @@ export class S3Store implements BackupStore {
         throw changedSinceChecked(relative)
       throw error
     }
-    if (pinned === undefined && object.ETag !== undefined) pins.set(relative, object.ETag)
+    if (pinned === undefined) {
+      if (object.ETag === undefined) {
+        ;(object.Body as Readable | undefined)?.destroy()
+        throw new StoreRefusal(
+          `S3 gave no ETag for ${quoteName(relative)}, so a restore could not be sure to write what was checked`
+        )
+      }
+      pins.set(relative, object.ETag)
+    }
     return object.Body as Readable
   }
 
@@ -302,12 +321,35 @@ export class LocalStore implements BackupStore {
       const version = fileVersion(info)
       const pinned = pins.get(relative)
       if (pinned === undefined) pins.set(relative, version)
-      else if (pinned !== version) throw changedSinceChecked(relative)
+      else if (pinned !== version) {
+        // Touched, or rewritten with the same bytes, is no change: compare the content with
+        // what the first read hashed, before any of it is handed on.
+        const first = pins.get(`${relative}\0sha256`)
+        if (first === undefined || (await sha256Of(handle)) !== first)
+          throw changedSinceChecked(relative)
+        pins.set(relative, version)
+      }
+      const stream = handle.createReadStream({ start: 0 })
+      if (pins.has(`${relative}\0sha256`)) return stream
+      // The first read hashes what it reads, for the comparison above.
+      const hash = createHash('sha256')
+      const hashed = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk)
+          callback(null, chunk)
+        },
+        flush(callback) {
+          pins.set(`${relative}\0sha256`, hash.digest('hex'))
+          callback()
+        }
+      })
+      // Errors travel on: a failed read fails the stream its reader holds.
+      pipe(stream, hashed, () => undefined)
+      return hashed
     } catch (error) {
       await handle.close()
       throw error
     }
-    return handle.createReadStream()
   }
 
   async readText(relative: string, maxBytes: number, within?: string): Promise<string> {

@@ -6,6 +6,7 @@ import type {
   DynamoDBClient,
   ScanCommand
 } from '@aws-sdk/client-dynamodb'
+import { ActionError } from '../errors.js'
 import { countJsonKeys, countParsedKeys } from './wire-count.js'
 
 /**
@@ -30,6 +31,22 @@ export function ownEntry<T>(map: Record<string, T> | undefined, name: string): T
 }
 
 const EMPTY_BODY = new Uint8Array(Buffer.from('{}'))
+
+/** A JSON escape of a surrogate half (`\ud800`-`\udfff`): only then is a full look needed. */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
+/** In Unicode mode a surrogate pair is one code point: this finds only the lone halves. */
+const LONE_SURROGATE = /\p{Surrogate}/u
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value)
+  if (value === null || typeof value !== 'object') return false
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate)
+  for (const name of Object.keys(value)) {
+    if (LONE_SURROGATE.test(name) || hasLoneSurrogate((value as Record<string, unknown>)[name]))
+      return true
+  }
+  return false
+}
 
 /** Thrown when an answer is not what the wire carried; retryable (`$retryable`). */
 export class WireIntegrityError extends Error {
@@ -66,6 +83,15 @@ export function parseWireBody(text: string, operation: string): Record<string, u
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new WireIntegrityError(`DynamoDB's answer to ${operation} is not a JSON object`)
+  if (LONE_SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(parsed)) {
+    // DynamoDB stores text as UTF-8, which cannot hold half a surrogate pair; an endpoint that
+    // answers with one (DynamoDB Local stores them as sent, and merges keys that differ only
+    // there) holds text that cannot be copied or restored exactly. Final, not retried.
+    throw new ActionError(
+      'wire.loneSurrogate',
+      `DynamoDB's answer to ${operation} holds text with a lone UTF-16 surrogate (half of a character), which DynamoDB cannot store unchanged: the items cannot be copied or backed up exactly. Fix the text in the source first.`
+    )
+  }
   const carried = countJsonKeys(text)
   const decoded = countParsedKeys(parsed)
   if (carried !== decoded) {

@@ -107,11 +107,6 @@ export class BatchWriter {
     for (const item of items) await this.add({ PutRequest: { Item: item } })
   }
 
-  /** Queues deletes by key. */
-  async delete(keys: readonly Item[]): Promise<void> {
-    for (const key of keys) await this.add({ DeleteRequest: { Key: key } })
-  }
-
   /** Sends what is queued and waits until every request is written; throws the first failure. */
   async flush(): Promise<void> {
     if (this.pending.length > 0) await this.dispatch()

@@ -7,12 +7,18 @@ import { clipText, needsAttention, statusCounts, writeReportFile } from './outpu
 
 /** core.summary escapes nothing: every table name, key and message passes through here. */
 export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
+  return (
+    text
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&#39;')
+      // A line break inside an HTML block: in GitHub's Markdown a blank line would end the
+      // block and let the rest be read as Markdown (headings, images). As a character
+      // reference it stays text.
+      .replace(/\r\n|\r|\n/g, '&#10;')
+  )
 }
 
 const STATUS_ICON: Record<string, string> = {

@@ -8,6 +8,7 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -225,6 +226,27 @@ describe('reader.ts', () => {
       expect(error.message).toMatch(/part-0\.json\.gz.*changed after it was checked/)
     })
 
+    it('reads a data file again when it was only touched, or rewritten with the same bytes', async () => {
+      const root = tempRoot()
+      const dir = writeExport(root)
+      const backup = await theExport(root)
+      expect(await readAll(backup)).toHaveLength(30)
+      const file = path.join(dir, 'data', 'part-0.json.gz')
+      writeFileSync(file, readFileSync(file))
+      const later = new Date(Date.now() + 60_000)
+      utimesSync(file, later, later)
+      expect(await readAll(backup)).toHaveLength(30)
+    })
+
+    it('reads a scan file named through a symbolic link to another folder', async () => {
+      const real = tempRoot()
+      const links = tempRoot()
+      writeFileSync(path.join(real, 'scan.json'), JSON.stringify({ Items: wireItems(2), Count: 2 }))
+      symlinkSync(path.join(real, 'scan.json'), path.join(links, 'scan.json'))
+      const backup = await openBackupSource(path.join(links, 'scan.json'), noS3)
+      expect(await readAll(backup)).toHaveLength(2)
+    })
+
     it('refuses a scan file that changed after the first read', async () => {
       const root = tempRoot()
       const file = path.join(root, 'scan.json')
@@ -366,13 +388,47 @@ describe('reader.ts', () => {
       })
       writeFileSync(
         path.join(root, 'table-description.json'),
-        JSON.stringify({ table: { TableName: 't' } })
+        JSON.stringify({ table: { TableName: 'orders' } })
       )
       const backup = await theExport(root)
       expect(backup.kind).toBe('action')
-      expect(backup.description).toEqual({ table: { TableName: 't' } })
+      expect(backup.description).toEqual({ table: { TableName: 'orders' } })
       expect(backup.digest).toEqual({ count: 30, digest: `sha256-sum:${'0'.repeat(64)}` })
     })
+  })
+
+  describe('table descriptions', () => {
+    it.each([
+      [{ TableName: 'a\nb' }, 'names its table'],
+      [
+        { GlobalSecondaryIndexes: [{ IndexName: 'SENT\n\n# INJ', KeySchema: [] }] },
+        'names an index'
+      ],
+      [{ KeySchema: [{ AttributeName: 'pk\u0007', KeyType: 'HASH' }] }, 'names an attribute'],
+      [{ KeySchema: [{ AttributeName: 'pk', KeyType: 'SIDEWAYS' }] }, 'has a KeyType'],
+      [{ StreamSpecification: { StreamViewType: 'SENT\n::warning::x' } }, 'has a StreamViewType']
+    ])(
+      'refuses a description whose names or modes DynamoDB would not hold (%j)',
+      async (table, why) => {
+        const root = tempRoot()
+        writeExport(root, {
+          summary: (s) => ({
+            ...s,
+            dynamodbTableMover: {
+              tool: 'dynamodb-table-mover',
+              table: 't',
+              contentDigest: { count: 30, digest: `sha256-sum:${'0'.repeat(64)}` },
+              tableDescriptionFile: 'table-description.json'
+            }
+          })
+        })
+        writeFileSync(path.join(root, 'table-description.json'), JSON.stringify({ table }))
+        const error = await rejection(findExports(new LocalStore(root)))
+        expect(error.message).toContain(`its table description ${why}`)
+        expect(error.message).not.toMatch(/SENT|INJ/)
+        expect(error.message).not.toContain('\u0007')
+      }
+    )
   })
 
   describe('paths a manifest names', () => {

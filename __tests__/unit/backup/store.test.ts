@@ -183,5 +183,29 @@ describe('store.ts', () => {
         /larger than 1,000 bytes/
       )
     })
+
+    it('pins a file to its ETag: S3 itself refuses another version, and no ETag is refused', async () => {
+      s3.on(GetObjectCommand, { Key: 'p/a/d.json' }).resolves({
+        Body: Readable.from([Buffer.from('x')]) as never,
+        ETag: '"v1"'
+      })
+      s3.on(GetObjectCommand, { Key: 'p/a/d.json', IfMatch: '"v1"' }).rejects(
+        Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+          name: 'PreconditionFailed',
+          $metadata: { httpStatusCode: 412 }
+        })
+      )
+      s3.on(GetObjectCommand, { Key: 'p/a/none.json' }).resolves({
+        Body: Readable.from([Buffer.from('x')]) as never
+      })
+      const store = new S3Store(new S3Client({}), 'b', 'p')
+      const pins = new Map<string, string>()
+      await store.openPinned('a/d.json', 'a', pins)
+      expect(pins.get('a/d.json')).toBe('"v1"')
+      await expect(store.openPinned('a/d.json', 'a', pins)).rejects.toThrow(
+        /changed after it was checked/
+      )
+      await expect(store.openPinned('a/none.json', 'a', new Map())).rejects.toThrow(/no ETag/)
+    })
   })
 })

@@ -65,6 +65,19 @@ describe('wire.ts parseWireBody', () => {
     expect(JSON.stringify(item)).toBe('{"__proto__":{"S":"kept"}}')
   })
 
+  it('refuses an answer holding a lone surrogate, but not a pair written as escapes', () => {
+    expect(() => parseWireBody('{"Items":[{"pk":{"S":"a\\ud800"}}]}', 'Scan')).toThrow(
+      /lone UTF-16 surrogate/
+    )
+    expect(() => parseWireBody('{"Items":[{"a\\udc00":{"S":"x"}}]}', 'Scan')).toThrow(
+      /lone UTF-16 surrogate/
+    )
+    const pair = parseWireBody('{"Items":[{"pk":{"S":"\\ud83d\\ude00"}}]}', 'Scan') as {
+      Items: { pk: { S: string } }[]
+    }
+    expect(pair.Items[0]?.pk.S).toBe('😀')
+  })
+
   it('marks its errors retryable, as a dropped connection is', () => {
     expect(new WireIntegrityError('x').$retryable).toEqual({ throttling: false })
   })

@@ -69,6 +69,20 @@ describe('summary.ts', () => {
     expect(html).toContain('missing-in-target: <code>pk=&quot;&lt;script&gt;&quot;</code>')
   })
 
+  it('keeps line breaks from a backup inside its HTML, so no Markdown can follow them', () => {
+    const injected = 'index SENT\n\n# INJ_HEADING ![x](https://example.invalid/p.png)\n\n'
+    const html = renderSummary({
+      mode: 'restore',
+      pairs: [{ source: 'backup', target: 't', status: 'refused', error: injected }],
+      error: injected
+    })
+    // Every source line holding the injected text is inside HTML, none is Markdown of its own.
+    const lines = html.split('\n').filter((line) => line.includes('INJ_HEADING'))
+    expect(lines).toHaveLength(2)
+    for (const line of lines) expect(line).toMatch(/^<.*>$/)
+    expect(html).toContain('&#10;&#10;# INJ_HEADING')
+  })
+
   it('builds the outputs', () => {
     const json = JSON.parse(reportJson(report)) as {
       pairs: { counts: unknown; verified: boolean }[]
