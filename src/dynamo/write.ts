@@ -5,8 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { Item } from '../types.js'
 import { describeKey } from '../util/redact.js'
-import type { BackoffOptions, Sleep } from '../util/retry.js'
-import { BatchCalls, type BatchOutcome } from './batch.js'
+import { BatchCalls, type BatchOutcome, type BatchSettings, type BatchStats } from './batch.js'
 import { keyText } from '../verify/digest.js'
 import { ownEntry, sendWire } from './wire.js'
 
@@ -30,31 +29,13 @@ export const MAX_BATCH_BYTES = 16 * 1024 * 1024
 /** Room for the table name, the JSON around each request and the HTTP framing. */
 const BATCH_BYTES_BUDGET = MAX_BATCH_BYTES - 512 * 1024
 
-export interface WriterOptions {
-  table: string
+export interface WriterOptions extends Omit<BatchSettings, 'kind'> {
   keyAttributes: readonly string[]
-  /** BatchWriteItem calls in flight at once. */
-  maxInFlight: number
-  /** Give up on a batch once it has made no progress for this long. */
-  retryTimeoutMs: number
-  backoff?: BackoffOptions
-  sleep?: Sleep
-  now?: () => number
-  random?: () => number
-  onRetry?: (info: { reason: string; attempt: number; delayMs: number; remaining: number }) => void
 }
 
-export interface WriterStats {
-  /** Requests DynamoDB acknowledged (puts and deletes). */
+export interface WriterStats extends BatchStats {
+  /** Requests DynamoDB acknowledged. */
   written: number
-  calls: number
-  /** Requests that came back in UnprocessedItems and were sent again. */
-  unprocessedRetried: number
-  /** Calls repeated after throttling, 5xx or a dropped connection. */
-  errorsRetried: number
-  /** Of those, calls DynamoDB throttled. */
-  throttled: number
-  consumedCapacity: number
 }
 
 function keyOf(request: WriteRequest): Item {

@@ -5,8 +5,12 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { Item, KeyDifference } from '../types.js'
 import { describeKey, extractKey } from '../util/redact.js'
-import type { Sleep } from '../util/retry.js'
-import { BatchCalls, type BatchOutcome } from '../dynamo/batch.js'
+import {
+  BatchCalls,
+  type BatchOutcome,
+  type BatchSettings,
+  type BatchStats
+} from '../dynamo/batch.js'
 import { itemHash, keyText } from './digest.js'
 import { ownEntry, sendWire } from '../dynamo/wire.js'
 
@@ -19,21 +23,14 @@ interface WireBatchGetOutput {
 /** BatchGetItem takes at most 100 keys a call. */
 export const MAX_GET_KEYS = 100
 
-export interface LookupOptions {
-  /** The table looked in. */
-  table: string
+export interface LookupOptions extends Omit<BatchSettings, 'kind'> {
   keyAttributes: readonly string[]
-  maxInFlight: number
-  retryTimeoutMs: number
   /** What a key missing from `table` means for the caller. */
   missingKind: KeyDifference['kind']
   /** Stop recording examples after this many (counting goes on). */
   exampleLimit: number
   /** Whether items found with other content count (false: only missing keys do). */
   reportDiffering?: boolean
-  sleep?: Sleep
-  now?: () => number
-  random?: () => number
 }
 
 interface Expected {
@@ -67,7 +64,7 @@ export class KeyLookup {
     )
   }
 
-  get stats(): BatchCalls<Expected>['stats'] {
+  get stats(): BatchStats {
     return this.calls.stats
   }
 
