@@ -15,6 +15,7 @@ import { runPipeline, type PipelineResult } from '../pipeline.js'
 import type { PairReport } from '../types.js'
 import { itemCount } from '../util/progress.js'
 import { judgeDigests, verifyContained, type ComparedSource } from '../verify/compare.js'
+import { recordVerdict } from './pairs.js'
 
 /** One move of items into a target table, as copy and restore both make it. */
 export interface IntoTarget {
@@ -99,10 +100,9 @@ export async function moveIntoTarget(
     }
 
     const verifyStarted = Date.now()
-    const verified = move.targetWasEmpty
+    const verdict = move.targetWasEmpty
       ? await judgeDigests(
           ctx,
-          report,
           source,
           target,
           pass.digest,
@@ -114,7 +114,8 @@ export async function moveIntoTarget(
             })
           ).digest
         )
-      : await verifyContained(ctx, report, source, target, pass.scanned)
+      : await verifyContained(ctx, source, target, pass.scanned)
+    const verified = recordVerdict(report, verdict)
     report.phases.verifyMs = Date.now() - verifyStarted
     if (!verified) {
       report.status = 'mismatch'

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { ActionError, errorMessage } from '../errors.js'
 import type { PairReport, TablePair } from '../types.js'
+import type { Verdict } from '../verify/compare.js'
 
 /**
  * Runs one step per table pair, each in its own log group with its own report entry (added
@@ -55,4 +56,16 @@ export async function forEachPair<P extends { pair: TablePair }>(
       `${failures.length} of ${plans.length} ${plans.length === 1 ? 'pair' : 'pairs'} failed (${names.join(', ')}); the reasons are in the errors above and in the job summary.`
     )
   }
+}
+
+/** Puts what a proof found into a pair's report entry. */
+export function recordVerdict(report: PairReport, verdict: Verdict): boolean {
+  report.verification = verdict.verification
+  report.verified = verdict.verified
+  report.sourceCount = verdict.sourceCount
+  report.targetCount = verdict.targetCount
+  report.sourceDigest = verdict.sourceDigest
+  report.targetDigest = verdict.targetDigest
+  if (verdict.differences) report.differences = verdict.differences
+  return verdict.verified
 }

@@ -4,7 +4,7 @@ import { ActionError } from '../errors.js'
 import { runSideBySide } from '../pipeline.js'
 import { preflightVerify } from '../preflight.js'
 import { judgeDigests, tableSource } from '../verify/compare.js'
-import { forEachPair } from './pairs.js'
+import { forEachPair, recordVerdict } from './pairs.js'
 import { itemCount } from '../util/progress.js'
 
 /** verify: scans source and target side by side; equal count and content digest, or a list of differing keys. */
@@ -28,13 +28,15 @@ export async function runVerify(ctx: RunContext): Promise<void> {
         }
       )
       report.scanned = sourcePass.scanned + targetPass.scanned
-      const equal = await judgeDigests(
-        ctx,
+      const equal = recordVerdict(
         report,
-        tableSource(source),
-        target.name,
-        sourcePass.digest,
-        targetPass.digest
+        await judgeDigests(
+          ctx,
+          tableSource(source),
+          target.name,
+          sourcePass.digest,
+          targetPass.digest
+        )
       )
       if (!equal) {
         report.status = 'mismatch'

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { keyAttributeNames, type TableInfo } from '../dynamo/tables.js'
 import { runPipeline, runSideBySide } from '../pipeline.js'
-import type { Item, KeyDifference, PairReport } from '../types.js'
+import type { Item, KeyDifference } from '../types.js'
 import type { ContentDigest } from './digest.js'
 import { KeyLookup } from './lookup.js'
 
@@ -82,33 +82,46 @@ export async function findDifferences(
   return examples.slice(0, limit)
 }
 
-/** Fills the report's digest fields and decides `verified` from two full digests. */
+/** What a proof found: the mode maps it into its report. */
+export interface Verdict {
+  verification: 'digest' | 'by-key'
+  verified: boolean
+  sourceCount: number
+  targetCount: number
+  sourceDigest: string
+  targetDigest: string
+  /** Up to MAX_REPORTED_DIFFERENCES keys that differ (keys only), when not verified. */
+  differences?: KeyDifference[]
+}
+
+/** Decides from two full digests; when they differ, names the keys that differ. */
 export async function judgeDigests(
   ctx: RunContext,
-  report: PairReport,
   source: ComparedSource,
   target: string,
   sourceDigest: ContentDigest,
   targetDigest: ContentDigest
-): Promise<boolean> {
-  report.sourceCount = sourceDigest.count
-  report.targetCount = targetDigest.count
-  report.sourceDigest = sourceDigest.digest
-  report.targetDigest = targetDigest.digest
-  report.verification = 'digest'
-  const equal =
+): Promise<Verdict> {
+  const verified =
     sourceDigest.count === targetDigest.count && sourceDigest.digest === targetDigest.digest
-  report.verified = equal
-  if (!equal) {
+  const verdict: Verdict = {
+    verification: 'digest',
+    verified,
+    sourceCount: sourceDigest.count,
+    targetCount: targetDigest.count,
+    sourceDigest: sourceDigest.digest,
+    targetDigest: targetDigest.digest
+  }
+  if (!verified) {
     core.info(`'${source.name}' and '${target}' differ; looking for the differing keys.`)
-    report.differences = await findDifferences(
+    verdict.differences = await findDifferences(
       ctx,
       source,
       target,
       sourceDigest.differingBuckets(targetDigest)
     )
   }
-  return equal
+  return verdict
 }
 
 /**
@@ -118,11 +131,10 @@ export async function judgeDigests(
  */
 export async function verifyContained(
   ctx: RunContext,
-  report: PairReport,
   source: ComparedSource,
   target: string,
   approximateItems: number
-): Promise<boolean> {
+): Promise<Verdict> {
   const lookup = lookupIn(
     ctx,
     target,
@@ -141,12 +153,14 @@ export async function verifyContained(
     },
     { table: target, label: `digest ${target}`, approximateItems }
   )
-  report.sourceCount = sourcePass.digest.count
-  report.targetCount = targetPass.digest.count
-  report.sourceDigest = sourcePass.digest.digest
-  report.targetDigest = targetPass.digest.digest
-  report.verification = 'by-key'
-  report.verified = lookup.differences === 0
-  if (!report.verified) report.differences = lookup.examples
-  return report.verified
+  const verified = lookup.differences === 0
+  return {
+    verification: 'by-key',
+    verified,
+    sourceCount: sourcePass.digest.count,
+    targetCount: targetPass.digest.count,
+    sourceDigest: sourcePass.digest.digest,
+    targetDigest: targetPass.digest.digest,
+    ...(verified ? {} : { differences: lookup.examples })
+  }
 }
