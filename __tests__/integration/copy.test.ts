@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { CreateBucketCommand } from '@aws-sdk/client-s3'
+import { describe, expect, it } from '@jest/globals'
 import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   UpdateTimeToLiveCommand
 } from '@aws-sdk/client-dynamodb'
-import {
-  ddbEndpoint,
-  localDynamoClient,
-  localS3Client,
-  motoEndpoint,
-  uniqueName
-} from '../support/env.js'
+import { ddbEndpoint, motoEndpoint, uniqueName, useEmulators } from '../support/env.js'
 import {
   canonicalContents,
   createTable,
@@ -31,9 +24,7 @@ import {
 } from '../../__fixtures__/items.js'
 import type { Item } from '../../src/types.js'
 
-const ddb = localDynamoClient()
-const s3 = localS3Client()
-const bucket = uniqueName('backups')
+const { ddb, s3, bucket } = useEmulators('backups')
 
 function sourceItems(count: number): Item[] {
   return [
@@ -57,15 +48,6 @@ function baseInputs(extra: Record<string, string> = {}): Record<string, string> 
     ...extra
   }
 }
-
-beforeAll(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-})
-
-afterAll(() => {
-  ddb.destroy()
-  s3.destroy()
-})
 
 describe('copy (DynamoDB Local + S3)', () => {
   it('copies every item exactly, backs up to S3 and verifies', async () => {

@@ -1,32 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { CreateBucketCommand } from '@aws-sdk/client-s3'
-import {
-  ddbEndpoint,
-  localDynamoClient,
-  localS3Client,
-  motoEndpoint,
-  uniqueName
-} from '../support/env.js'
+import { ddbEndpoint, motoEndpoint, uniqueName, useEmulators } from '../support/env.js'
 import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { readS3Backup } from '../support/backups.js'
 import { runAction } from '../support/action.js'
 import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 
-const ddb = localDynamoClient()
-const s3 = localS3Client()
-const bucket = uniqueName('fault-backups')
+const { ddb, s3, bucket } = useEmulators('fault-backups')
 let proxy: FaultProxy
 
 beforeAll(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
   proxy = await startFaultProxy({ target: ddbEndpoint(), seed: 7 })
 })
 
 afterAll(async () => {
   await proxy.stop()
-  ddb.destroy()
-  s3.destroy()
 })
 
 describe('copy through a fault-injecting proxy', () => {

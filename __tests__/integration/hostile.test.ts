@@ -8,19 +8,12 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { CreateBucketCommand } from '@aws-sdk/client-s3'
 import {
   DeleteTableCommand,
   DescribeTableCommand,
   UpdateTimeToLiveCommand
 } from '@aws-sdk/client-dynamodb'
-import {
-  ddbEndpoint,
-  localDynamoClient,
-  localS3Client,
-  motoEndpoint,
-  uniqueName
-} from '../support/env.js'
+import { ddbEndpoint, motoEndpoint, uniqueName, useEmulators } from '../support/env.js'
 import {
   canonicalContents,
   createTable,
@@ -35,9 +28,7 @@ import { prototypeNamesItem, sizedItem } from '../../__fixtures__/items.js'
 import type { Item, WireValue } from '../../src/types.js'
 
 const HOSTILE = 'SENTINEL-VALUE-hostile-41b'
-const ddb = localDynamoClient()
-const s3 = localS3Client()
-const bucket = uniqueName('hostile-backups')
+const { ddb, s3, bucket } = useEmulators('hostile-backups')
 let proxy: FaultProxy
 
 /** Attribute names DynamoDB accepts that trip up code building objects by assignment. */
@@ -95,14 +86,11 @@ function base(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 beforeAll(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
   proxy = await startFaultProxy({ target: ddbEndpoint() })
 })
 
 afterAll(async () => {
   await proxy.stop()
-  ddb.destroy()
-  s3.destroy()
 })
 
 describe('every attribute name survives', () => {

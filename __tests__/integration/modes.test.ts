@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { CreateBucketCommand } from '@aws-sdk/client-s3'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import {
-  ddbEndpoint,
-  localDynamoClient,
-  localS3Client,
-  motoEndpoint,
-  uniqueName
-} from '../support/env.js'
+import { ddbEndpoint, motoEndpoint, uniqueName, useEmulators } from '../support/env.js'
 import {
   canonicalContents,
   createTable,
@@ -23,20 +16,12 @@ import { readLocalBackup, readS3Backup } from '../support/backups.js'
 import { FakeArtifacts, runAction } from '../support/action.js'
 import { everyTypeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 
-const ddb = localDynamoClient()
-const s3 = localS3Client()
-const bucket = uniqueName('mode-backups')
+const { ddb, s3, bucket } = useEmulators('mode-backups')
 const endpoints = { 'dynamodb-endpoint': '', 's3-endpoint': '' }
 
-beforeAll(async () => {
+beforeAll(() => {
   endpoints['dynamodb-endpoint'] = ddbEndpoint()
   endpoints['s3-endpoint'] = motoEndpoint()
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-})
-
-afterAll(() => {
-  ddb.destroy()
-  s3.destroy()
 })
 
 async function twinTables(count: number): Promise<[string, string]> {

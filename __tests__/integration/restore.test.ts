@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
-import {
-  ddbEndpoint,
-  localDynamoClient,
-  localS3Client,
-  motoEndpoint,
-  uniqueName
-} from '../support/env.js'
+import { ddbEndpoint, motoEndpoint, uniqueName, useEmulators } from '../support/env.js'
 import {
   canonicalContents,
   createTable,
@@ -31,9 +25,7 @@ import {
 } from '../../__fixtures__/items.js'
 import type { Item } from '../../src/types.js'
 
-const ddb = localDynamoClient()
-const s3 = localS3Client()
-const bucket = uniqueName('restore-backups')
+const { ddb, s3, bucket } = useEmulators('restore-backups')
 const endpoints = (): Record<string, string> => ({
   'dynamodb-endpoint': ddbEndpoint(),
   's3-endpoint': motoEndpoint()
@@ -64,15 +56,6 @@ async function restore(backup: string, target: string, extra: Record<string, str
 function lines(list: Item[]): string {
   return list.map((item) => `${JSON.stringify({ Item: item })}\n`).join('')
 }
-
-beforeAll(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-})
-
-afterAll(() => {
-  ddb.destroy()
-  s3.destroy()
-})
 
 describe('restore', () => {
   it("restores this action's S3 backup into a new table created from its description", async () => {

@@ -1,8 +1,9 @@
 // Helpers for integration and e2e tests: emulator endpoints (set by global-setup.ts, or by the
 // caller), SDK clients with fake credentials, and unique resource names.
 import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll } from '@jest/globals'
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts'
 
 export const LOCAL_REGION = 'us-east-1'
@@ -101,4 +102,27 @@ export function uniqueName(prefix: string): string {
     randomBytes(3).toString('hex')
   ].join('-')
   return `${base}-${suffix}`
+}
+
+/**
+ * The one emulator fixture of an integration test file: a DynamoDB Local client, an S3
+ * client for moto and a backup bucket of its own, created before the file's tests and the
+ * clients destroyed after them.
+ */
+export function useEmulators(bucketPrefix: string): {
+  ddb: DynamoDBClient
+  s3: S3Client
+  bucket: string
+} {
+  const ddb = localDynamoClient()
+  const s3 = localS3Client()
+  const bucket = uniqueName(bucketPrefix)
+  beforeAll(async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+  })
+  afterAll(() => {
+    ddb.destroy()
+    s3.destroy()
+  })
+  return { ddb, s3, bucket }
 }
