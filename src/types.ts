@@ -88,6 +88,11 @@ export interface PairReport {
   durationMs?: number
   /** Time of each phase in ms (e.g. copy: the pass that backs up and writes; verify). */
   phases?: Record<string, number>
+  /**
+   * What the pass that moved the items cost and met: capacity units it consumed reading the
+   * source and writing the target (as DynamoDB reported them), and calls throttled.
+   */
+  capacity?: { read: number; write: number; throttled: number }
   /** Plain-language reason when status is failed or skipped. */
   error?: string
   errorCode?: ErrorCode

@@ -71,6 +71,13 @@ describe('copy (DynamoDB Local + S3)', () => {
       target: items.length
     })
     expect(pair.digests.source).toBe(pair.digests.target)
+    // What DynamoDB reported consuming: at least a unit per item written, and some reads.
+    expect(pair.capacity?.write).toBeGreaterThanOrEqual(items.length)
+    expect(pair.capacity?.read).toBeGreaterThan(0)
+    expect(pair.capacity?.throttled).toBe(0)
+    expect(result.summary).toMatch(
+      /Capacity<\/th><td>[\d,]+ read units, [\d,]+ write units, 0 throttled calls/
+    )
 
     const expected = await canonicalContents(ddb, source)
     expect(expected.size).toBe(items.length)

@@ -33,6 +33,7 @@ export interface ActionResult {
       errorCode?: string
       notes?: string[]
       plan?: unknown
+      capacity?: { read: number; write: number; throttled: number }
     }[]
   }
 }

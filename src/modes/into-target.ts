@@ -88,6 +88,11 @@ export async function moveIntoTarget(
       writer
     })
     report.scanned = pass.scanned
+    report.capacity = {
+      read: pass.pass.readCapacity,
+      write: pass.pass.writeCapacity,
+      throttled: pass.pass.throttled
+    }
     report.sourceCount = pass.digest.count
     report.sourceDigest = pass.digest.digest
     await move.afterWrite?.(pass, backup)

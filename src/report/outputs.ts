@@ -66,6 +66,7 @@ function pairJson(p: PairReport): PairJson {
     backupLocations: p.backupLocations ?? [],
     durationMs: p.durationMs ?? null,
     ...(p.phases ? { phases: p.phases } : {}),
+    ...(p.capacity ? { capacity: p.capacity } : {}),
     ...(p.notes?.length ? { notes: p.notes } : {}),
     ...(p.error ? { error: p.error, errorCode: p.errorCode } : {}),
     ...(p.plan ? { plan: p.plan } : {})

@@ -155,6 +155,15 @@ function renderPairWith(pair: PairReport, w: Writer): string {
     }
     rows.push(row('Backup', shown.join('<br>')))
   }
+  if (pair.capacity) {
+    const { read, write, throttled } = pair.capacity
+    rows.push(
+      row(
+        'Capacity',
+        `${count(Math.round(read))} read units, ${count(Math.round(write))} write units, ${count(throttled)} throttled calls`
+      )
+    )
+  }
   if (pair.durationMs !== undefined) {
     rows.push(row('Duration', escapeHtml(formatDuration(pair.durationMs))))
     const items = pair.written ?? pair.scanned
