@@ -57,11 +57,32 @@ export class WireIntegrityError extends Error {
   }
 }
 
-async function collect(body: unknown): Promise<Buffer> {
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.length)
+/** An answer's text and the CRC32 of its bytes. */
+interface CollectedBody {
+  text: string
+  crc: number
+}
+
+/**
+ * Reads an answer's body into its text. The chunks stay as the socket gave them (outside the
+ * JS heap, so an answer still arriving does not add to the live heap that sets V8's next GC
+ * limit), checksummed as they come; they are joined only when a call has more than one, in a
+ * buffer that dies before the text is parsed.
+ */
+async function collect(body: unknown): Promise<CollectedBody> {
+  if (body instanceof Uint8Array) {
+    const bytes = Buffer.from(body.buffer, body.byteOffset, body.length)
+    return { text: bytes.toString('utf8'), crc: crc32(bytes) }
+  }
   const chunks: Buffer[] = []
-  for await (const chunk of body as Readable) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+  let crc = 0
+  for await (const chunk of body as Readable) {
+    crc = crc32(chunk as Buffer, crc)
+    chunks.push(chunk as Buffer)
+  }
+  const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))?.toString('utf8') ?? ''
+  chunks.length = 0
+  return { text, crc }
 }
 
 interface HttpLike {
@@ -140,15 +161,15 @@ export async function sendWire<T>(
       const result = await next(args)
       const response = result.response as HttpResponseLike
       if (response.statusCode >= 200 && response.statusCode < 300) {
-        const bytes = await collect(response.body)
+        const { text, crc } = await collect(response.body)
         const expected = response.headers['x-amz-crc32']
-        if (expected !== undefined && String(crc32(bytes)) !== expected) {
+        if (expected !== undefined && String(crc) !== expected) {
           throw new WireIntegrityError(
             `DynamoDB's answer to ${operation} does not match its CRC32 checksum`
           )
         }
         // Inside the SDK's retry loop: an answer that fails the count is asked for again.
-        parsed = parseWireBody(bytes.toString('utf8'), operation)
+        parsed = parseWireBody(text, operation)
         // The SDK's decoder still runs, on an empty object: its result is not used.
         response.body = EMPTY_BODY
       }
