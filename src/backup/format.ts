@@ -6,8 +6,8 @@ import type { DigestSummary, Item } from '../types.js'
  * JSON as the wire carried it, so the line is its JSON text: JSON.stringify writes every own
  * attribute (`__proto__` included) and the numbers' and binaries' text as they came.
  */
-export function itemLine(item: Item): string {
-  return `{"Item":${JSON.stringify(item)}}\n`
+export function itemLine(item: Item, text: string = JSON.stringify(item)): string {
+  return `{"Item":${text}}\n`
 }
 
 // --- Export layout -------------------------------------------------------------------------

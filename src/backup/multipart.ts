@@ -7,6 +7,7 @@ import {
   type CompletedPart,
   type S3Client
 } from '@aws-sdk/client-s3'
+import { Slots } from '../util/slots.js'
 import { ActionError, toError } from '../errors.js'
 import { s3Uri } from './s3.js'
 
@@ -19,27 +20,9 @@ export const MAX_PARTS = 10_000
  * MultipartUpload.write). With `size` slots, a backup holds at most `size + 1` parts in
  * memory: the ones being sent and the one being filled.
  */
-export class PartSlots {
-  private free: number
-  private readonly waiting: (() => void)[] = []
-
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError('PartSlots needs 1 or more slots')
-    this.free = size
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--
-      return
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve))
-  }
-
-  release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.free++
+export class PartSlots extends Slots {
+  constructor(size: number) {
+    super(size, 'PartSlots')
   }
 }
 

@@ -183,18 +183,18 @@ export class BackupWriter {
    * Appends items; calls are queued, so concurrent scan segments may call it freely. Resolves
    * once the items are in the gzip stream and its output fits in the parts allowed in memory.
    */
-  write(items: readonly Item[]): Promise<void> {
-    const next = this.queue.then(() => this.append(items))
+  write(items: readonly Item[], texts?: readonly string[]): Promise<void> {
+    const next = this.queue.then(() => this.append(items, texts))
     this.queue = next.catch(() => undefined)
     return next
   }
 
-  private async append(items: readonly Item[]): Promise<void> {
+  private async append(items: readonly Item[], texts?: readonly string[]): Promise<void> {
     this.throwIfFailed()
     if (items.length === 0) return
     const file = this.current ?? this.openDataFile()
     let text = ''
-    for (const item of items) text += itemLine(item)
+    for (let i = 0; i < items.length; i++) text += itemLine(items[i] as Item, texts?.[i])
     if (file.entry.itemCount === 0) {
       const first = text.slice(0, text.indexOf('\n'))
       file.firstLineSha256 = createHash('sha256').update(first).digest()

@@ -7,6 +7,7 @@ import {
   type BackoffOptions,
   type Sleep
 } from '../util/retry.js'
+import { Slots } from '../util/slots.js'
 
 /** What one call of a batch operation did with the requests it was given. */
 export interface BatchOutcome<R> {
@@ -61,8 +62,8 @@ export class BatchCalls<R> {
     consumedCapacity: 0
   }
 
-  private running = 0
-  private readonly waiters: (() => void)[] = []
+  /** Calls running; resized by adaptive concurrency. */
+  readonly slots: Slots
   private readonly inFlight = new Set<Promise<void>>()
   private failure: Error | undefined
   private readonly now: () => number
@@ -75,6 +76,7 @@ export class BatchCalls<R> {
   ) {
     this.now = settings.now ?? Date.now
     this.wait = settings.sleep ?? realSleep
+    this.slots = new Slots(settings.maxInFlight, `${settings.kind} calls`)
   }
 
   /** The first failure, if any: callers stop feeding work once it is set. */
@@ -93,14 +95,14 @@ export class BatchCalls<R> {
    */
   submit(requests: R[]): { started: Promise<void>; settled: Promise<void> } {
     this.throwIfFailed()
-    const started = this.acquire()
+    const started = this.slots.acquire()
     const settled: Promise<void> = started
       .then(() => (this.failure === undefined ? this.complete(requests) : undefined))
       .catch((error: unknown) => {
         this.failure ??= toError(error)
       })
       .finally(() => {
-        this.release()
+        this.slots.release()
         this.inFlight.delete(settled)
       })
     this.inFlight.add(settled)
@@ -111,20 +113,6 @@ export class BatchCalls<R> {
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
     this.throwIfFailed()
-  }
-
-  private acquire(): Promise<void> {
-    if (this.running < this.settings.maxInFlight) {
-      this.running++
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve) => this.waiters.push(resolve))
-  }
-
-  private release(): void {
-    const next = this.waiters.shift()
-    if (next) next()
-    else this.running--
   }
 
   /** Sends one batch until every request is done, retrying what comes back. */

@@ -2,7 +2,48 @@ import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sd
 import { ActionError, errorMessage } from '../errors.js'
 import type { Item } from '../types.js'
 import { withRetry, type Sleep } from '../util/retry.js'
+import { Slots } from '../util/slots.js'
 import { sendWire } from './wire.js'
+
+/**
+ * Scan pages aim at about this many bytes on the wire (the Scan `Limit` follows the bytes per
+ * item seen so far). DynamoDB's own pages stop at 1 MB of item data, which parses into about
+ * 4 MB of objects: with a page per segment in flight, 1 MB pages alone would hold 100 MB or
+ * more. Smaller pages cost DynamoDB nothing extra (a Scan is charged per 4 KB read, rounded
+ * up per call: under 1% at this size), so the window of pages held stays small.
+ */
+export const DEFAULT_PAGE_BYTES = 256 * 1024
+/** The first pages' `Limit`, before any item has been seen. */
+const FIRST_PAGE_LIMIT = 100
+/** DynamoDB's most items a page (1 MB of the smallest items); a `Limit` above it means nothing. */
+const MAX_PAGE_LIMIT = 100_000
+
+/** Pages held at once across the segments by default: each segment's, and half again ahead. */
+export function defaultPagesInFlight(segments: number): number {
+  return Math.max(2, Math.ceil(segments * 1.5))
+}
+
+/**
+ * The Scan `Limit` that makes pages of about `pageBytes` on the wire, from the bytes and items
+ * of the answers so far (shared by every segment of a scan).
+ */
+export class PageSizer {
+  private bytes = 0
+  private items = 0
+
+  constructor(private readonly pageBytes: number) {}
+
+  record(bytes: number, items: number): void {
+    this.bytes += bytes
+    this.items += items
+  }
+
+  limit(): number {
+    if (this.items === 0 || this.bytes === 0) return FIRST_PAGE_LIMIT
+    const perItem = this.bytes / this.items
+    return Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(this.pageBytes / perItem)))
+  }
+}
 
 /** A Scan answer as the wire carries it (the fields the action reads). */
 interface WireScanOutput {
@@ -32,6 +73,13 @@ export interface ScanOptions {
   startKeys?: readonly (Item | null | undefined)[]
   /** Only these segments of `segments` (a matrix job's share); all by default. */
   onlySegments?: readonly number[]
+  /**
+   * Pages held at once across every segment: asked for, or handed to `onPage` and not yet
+   * done with. The scan's memory bound. Default `defaultPagesInFlight(segments scanned)`.
+   */
+  pagesInFlight?: number
+  /** Aim for pages of about this many bytes on the wire; 0 leaves them at DynamoDB's 1 MB. */
+  pageBytes?: number
   retryTimeoutMs: number
   /** Checked before each page is requested: true ends the scan early (no error). */
   shouldStop?: () => boolean
@@ -48,10 +96,12 @@ export interface ScanTotals {
 /**
  * The one scan path of the action. Runs a parallel Scan (Segment/TotalSegments) and hands
  * every page to `onPage` as it arrives; a segment asks for its next page while `onPage`
- * works on the current one (one page of look-ahead), and never before `onPage` returns,
- * so memory stays at about two pages per segment whatever the table size. Throttling, 5xx
- * and dropped connections are retried with backoff; the first final error stops every
- * segment and is thrown once they have all stopped.
+ * works on the current one (one page of look-ahead). Every page holds one of
+ * `pagesInFlight` slots, shared by the segments, from the moment it is asked for until
+ * `onPage` is done with it, and pages aim at `pageBytes`: memory stays at that many small
+ * pages whatever the table size, and a slow consumer slows the scan. Throttling, 5xx and
+ * dropped connections are retried with backoff; the first final error stops every segment
+ * and is thrown once they have all stopped.
  */
 export async function scanTable(
   client: DynamoDBClient,
@@ -61,14 +111,22 @@ export async function scanTable(
   const totals: ScanTotals = { pages: 0, items: 0, consumedCapacity: 0 }
   const segments = options.onlySegments ?? [...Array(options.segments).keys()]
   let stopped = false
+  const slots = new Slots(
+    options.pagesInFlight ?? defaultPagesInFlight(segments.length),
+    'scan pages in flight'
+  )
+  const pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES
+  const sizer = pageBytes > 0 ? new PageSizer(pageBytes) : undefined
 
   const fetchPage = (segment: number, startKey: Item | undefined): Promise<WireScanOutput> =>
     withRetry(
       () => {
+        let received = 0
         const request = {
           TableName: options.table,
           ConsistentRead: options.consistentRead ?? true,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          ...(sizer ? { Limit: sizer.limit() } : {}),
           ReturnConsumedCapacity: 'TOTAL',
           ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
         }
@@ -77,8 +135,13 @@ export async function scanTable(
         return sendWire<WireScanOutput>(
           client,
           new ScanCommand(request as unknown as ScanCommandInput),
-          { TableName: options.table }
-        )
+          { TableName: options.table },
+          undefined,
+          (bytes) => (received = bytes)
+        ).then((page) => {
+          sizer?.record(received, page.Items?.length ?? 0)
+          return page
+        })
       },
       {
         timeoutMs: options.retryTimeoutMs,
@@ -87,27 +150,59 @@ export async function scanTable(
       }
     )
 
+  /** A page with its slot held; undefined when the scan stopped while it waited for one. */
+  const fetchHeld = async (
+    segment: number,
+    startKey: Item | undefined
+  ): Promise<WireScanOutput | undefined> => {
+    await slots.acquire()
+    if (stopped) {
+      slots.release()
+      return undefined
+    }
+    try {
+      return await fetchPage(segment, startKey)
+    } catch (error) {
+      slots.release()
+      throw error
+    }
+  }
+
   const runSegment = async (segment: number): Promise<void> => {
     const start = options.startKeys?.[segment]
     if (start === null) return
-    let next: Promise<WireScanOutput> | undefined = fetchPage(segment, start)
-    while (next && !stopped) {
-      const page: WireScanOutput = await next
-      const lastKey = page.LastEvaluatedKey
-      next = lastKey && !options.shouldStop?.() ? fetchPage(segment, lastKey) : undefined
-      // The look-ahead may fail while onPage runs: it is awaited (and rethrown) on the next
-      // turn; this only keeps it from counting as an unhandled rejection meanwhile.
-      next?.catch(() => undefined)
-      const items = page.Items ?? []
-      const consumed = page.ConsumedCapacity?.CapacityUnits ?? 0
-      totals.pages++
-      totals.items += items.length
-      totals.consumedCapacity += consumed
-      const scanPage: ScanPage = { segment, items, consumedCapacity: consumed }
-      if (lastKey) scanPage.lastEvaluatedKey = lastKey
-      await onPage(scanPage)
+    let next: Promise<WireScanOutput | undefined> | undefined = fetchHeld(segment, start)
+    try {
+      while (next && !stopped) {
+        const page: WireScanOutput | undefined = await next
+        next = undefined
+        if (!page) break
+        try {
+          const lastKey: Item | undefined = page.LastEvaluatedKey
+          next = lastKey && !options.shouldStop?.() ? fetchHeld(segment, lastKey) : undefined
+          // The look-ahead may fail while onPage runs: it is awaited (and rethrown) on the
+          // next turn; this only keeps it from counting as an unhandled rejection meanwhile.
+          next?.catch(() => undefined)
+          const items = page.Items ?? []
+          const consumed = page.ConsumedCapacity?.CapacityUnits ?? 0
+          totals.pages++
+          totals.items += items.length
+          totals.consumedCapacity += consumed
+          const scanPage: ScanPage = { segment, items, consumedCapacity: consumed }
+          if (lastKey) scanPage.lastEvaluatedKey = lastKey
+          await onPage(scanPage)
+        } finally {
+          slots.release()
+        }
+      }
+    } finally {
+      // A look-ahead nobody will hand on (the scan stopped): let it land, give its slot back.
+      if (next)
+        await next.then(
+          (page) => page && slots.release(),
+          () => undefined
+        )
     }
-    await next?.catch(() => undefined)
   }
 
   const results = await Promise.allSettled(

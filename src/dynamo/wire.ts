@@ -61,6 +61,7 @@ export class WireIntegrityError extends Error {
 interface CollectedBody {
   text: string
   crc: number
+  bytes: number
 }
 
 /**
@@ -72,17 +73,19 @@ interface CollectedBody {
 async function collect(body: unknown): Promise<CollectedBody> {
   if (body instanceof Uint8Array) {
     const bytes = Buffer.from(body.buffer, body.byteOffset, body.length)
-    return { text: bytes.toString('utf8'), crc: crc32(bytes) }
+    return { text: bytes.toString('utf8'), crc: crc32(bytes), bytes: bytes.length }
   }
   const chunks: Buffer[] = []
   let crc = 0
+  let length = 0
   for await (const chunk of body as Readable) {
     crc = crc32(chunk as Buffer, crc)
+    length += (chunk as Buffer).length
     chunks.push(chunk as Buffer)
   }
   const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))?.toString('utf8') ?? ''
   chunks.length = 0
-  return { text, crc }
+  return { text, crc, bytes: length }
 }
 
 interface HttpLike {
@@ -127,15 +130,16 @@ export function parseWireBody(text: string, operation: string): Record<string, u
  * Sends `command`, whose input is the wire request itself, and returns the answer as the
  * wire carried it. The SDK's serializer sees only `routing` (what names the table for
  * endpoint rules); the body sent is `body`, the exact JSON text of the request (by default
- * JSON.stringify of the input). Under a client mock (no HTTP) the mock sees the whole input
- * and its answer is taken as the wire answer.
+ * JSON.stringify of the input). `received` learns the size in bytes of the answer it returns.
+ * Under a client mock (no HTTP) the mock sees the whole input and its answer is taken as the
+ * wire answer.
  */
 export async function sendWire<T>(
   client: DynamoDBClient,
   command: ScanCommand | BatchWriteItemCommand | BatchGetItemCommand,
   routing: object,
   body: string = JSON.stringify(command.input),
-  abortSignal?: AbortSignal
+  received?: (bytes: number) => void
 ): Promise<T> {
   const operation = (command.constructor as { name?: string }).name?.replace(/Command$/, '') ?? ''
   let parsed: Record<string, unknown> | undefined
@@ -161,7 +165,7 @@ export async function sendWire<T>(
       const result = await next(args)
       const response = result.response as HttpResponseLike
       if (response.statusCode >= 200 && response.statusCode < 300) {
-        const { text, crc } = await collect(response.body)
+        const { text, crc, bytes } = await collect(response.body)
         const expected = response.headers['x-amz-crc32']
         if (expected !== undefined && String(crc) !== expected) {
           throw new WireIntegrityError(
@@ -170,6 +174,7 @@ export async function sendWire<T>(
         }
         // Inside the SDK's retry loop: an answer that fails the count is asked for again.
         parsed = parseWireBody(text, operation)
+        received?.(bytes)
         // The SDK's decoder still runs, on an empty object: its result is not used.
         response.body = EMPTY_BODY
       }
@@ -177,9 +182,6 @@ export async function sendWire<T>(
     },
     { step: 'deserialize', priority: 'low', name: 'wireResponseBody' }
   )
-  const output = (await client.send(
-    command as ScanCommand,
-    abortSignal ? { abortSignal } : {}
-  )) as unknown
+  const output = (await client.send(command as ScanCommand)) as unknown
   return (parsed ?? output) as T
 }

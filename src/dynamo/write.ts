@@ -83,9 +83,19 @@ export class BatchWriter {
     }
   }
 
-  /** Queues puts; resolves once they are handed to a call (not once written: see flush). */
-  async put(items: readonly Item[]): Promise<void> {
-    for (const item of items) await this.add({ PutRequest: { Item: item } })
+  /**
+   * Queues puts; resolves once they are handed to a call (not once written: see flush).
+   * `texts`, when given, holds each item's JSON text (made once for every consumer of a page).
+   */
+  async put(items: readonly Item[], texts?: readonly string[]): Promise<void> {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as Item
+      const text = texts?.[i]
+      await this.add(
+        { PutRequest: { Item: item } },
+        text === undefined ? undefined : `{"PutRequest":{"Item":${text}}}`
+      )
+    }
   }
 
   /** Sends what is queued and waits until every request is written; throws the first failure. */
@@ -94,9 +104,9 @@ export class BatchWriter {
     await this.calls.drain()
   }
 
-  private async add(request: WriteRequest): Promise<void> {
+  private async add(request: WriteRequest, requestText?: string): Promise<void> {
     // JSON.stringify writes own properties only, `__proto__` included: the text is the item.
-    const text = JSON.stringify(request)
+    const text = requestText ?? JSON.stringify(request)
     const size = Buffer.byteLength(text) + 1
     const key = keyText(keyOf(request), this.options.keyAttributes)
     for (;;) {

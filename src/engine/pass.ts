@@ -3,6 +3,7 @@ import type { BackupWriter } from '../backup/writer.js'
 import { scanTable, type ScanPage } from '../dynamo/scan.js'
 import type { BatchWriter } from '../dynamo/write.js'
 import type { Item } from '../types.js'
+import { sharedHeapGuard, type HeapGuard } from '../util/heap.js'
 import type { Sleep } from '../util/retry.js'
 import { ContentDigest } from '../verify/digest.js'
 import type { KeyLookup } from '../verify/lookup.js'
@@ -48,6 +49,8 @@ export interface PassSettings {
   onItems?: (count: number) => void
   /** A scan call repeated after throttling or an error. */
   onScanRetry?: (error: unknown, attempt: number) => void
+  /** Keeps the heap near its live size between pages (default: the process's one guard). */
+  heap?: HeapGuard
 }
 
 /**
@@ -97,11 +100,15 @@ export async function runPass(
   const digest = new ContentDigest()
   let scanRetries = 0
   const positions = new Map<number, ScanPosition>()
+  const heap = settings.heap ?? sharedHeapGuard
 
   const handle = async (items: Item[]): Promise<void> => {
     const hashes = items.map((item) => digest.add(item))
-    if (consumers.backup) await consumers.backup.write(items)
-    if (consumers.writer) await consumers.writer.put(items)
+    // Both the backup and the target take the item's JSON text: made once for both.
+    const texts =
+      consumers.backup && consumers.writer ? items.map((item) => JSON.stringify(item)) : undefined
+    if (consumers.backup) await consumers.backup.write(items, texts)
+    if (consumers.writer) await consumers.writer.put(items, texts)
     if (consumers.lookup) {
       const buckets = consumers.lookupBuckets
       if (buckets) {
@@ -121,6 +128,7 @@ export async function runPass(
     }
     await consumers.onPage?.(items)
     settings.onItems?.(items.length)
+    heap.check()
   }
 
   try {

@@ -6,10 +6,16 @@ import {
   type ScanCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
-import { scanTable, type ScanPage } from '../../../src/dynamo/scan.js'
+import {
+  DEFAULT_PAGE_BYTES,
+  PageSizer,
+  defaultPagesInFlight,
+  scanTable,
+  type ScanPage
+} from '../../../src/dynamo/scan.js'
 import type { Item } from '../../../src/types.js'
 import { everyTypeItem } from '../../../__fixtures__/items.js'
-import { textOf, wireAnswer, wireInput } from '../../support/wire-mock.js'
+import { capturingClient, textOf, wireAnswer, wireInput } from '../../support/wire-mock.js'
 
 /** Scan's wire request, as the product handed it to the command. */
 interface WireScan {
@@ -25,8 +31,9 @@ interface WireScan {
 const page = (Items: Item[], LastEvaluatedKey?: Item): ScanCommandOutput =>
   wireAnswer<ScanCommandOutput>(LastEvaluatedKey ? { Items, LastEvaluatedKey } : { Items })
 
-const ddb = mockClient(DynamoDBClient)
 const client = new DynamoDBClient({ region: 'us-east-1' })
+// This client only: capturingClient's clients send through their own HTTP handler.
+const ddb = mockClient(client)
 const noSleep = async (): Promise<void> => undefined
 
 describe('scan.ts', () => {
@@ -123,6 +130,7 @@ describe('scan.ts', () => {
     expect(calls[0]).toEqual({
       TableName: 't',
       ConsistentRead: true,
+      Limit: 100,
       ReturnConsumedCapacity: 'TOTAL'
     })
     expect(calls[0]).not.toHaveProperty('ExclusiveStartKey')
@@ -131,5 +139,92 @@ describe('scan.ts', () => {
     expect(JSON.stringify(calls[1])).toContain(
       '"ExclusiveStartKey":{"__proto__":{"S":"p"},"b":{"B":"AP8="}}'
     )
+  })
+
+  it('sizes pages by the bytes per item the wire carried', async () => {
+    // 2,000-byte items: 256 KiB pages hold 131 of them.
+    const filler = 'x'.repeat(2000 - 30)
+    let served = 0
+    const { client: wire, requests } = capturingClient((request) => {
+      const limit = (JSON.parse(request.body) as { Limit?: number }).Limit ?? 1000
+      const items = Array.from({ length: limit }, (_, i) => ({
+        pk: { S: `k${served + i}`.padEnd(8, '0') },
+        f: { S: filler }
+      }))
+      served += limit
+      return JSON.stringify(
+        served < 1000
+          ? { Items: items, LastEvaluatedKey: { pk: items.at(-1)?.pk } }
+          : { Items: items }
+      )
+    })
+    await scanTable(
+      wire,
+      { table: 't', segments: 1, retryTimeoutMs: 1000, sleep: noSleep },
+      async () => undefined
+    )
+    const limits = requests.map((r) => (JSON.parse(r.body) as { Limit?: number }).Limit)
+    expect(limits[0]).toBe(100)
+    const perItem =
+      requests.length > 1 ? JSON.stringify({ pk: { S: 'k0000000' }, f: { S: filler } }).length : 0
+    expect(limits[1]).toBeGreaterThanOrEqual(Math.floor(DEFAULT_PAGE_BYTES / (perItem + 2)))
+    expect(limits[1]).toBeLessThanOrEqual(Math.floor(DEFAULT_PAGE_BYTES / perItem))
+    // pageBytes 0 leaves DynamoDB's own page size: no Limit at all.
+    served = 0
+    requests.length = 0
+    await scanTable(
+      wire,
+      { table: 't', segments: 1, retryTimeoutMs: 1000, pageBytes: 0, sleep: noSleep },
+      async () => undefined
+    )
+    expect(requests.map((r) => (JSON.parse(r.body) as { Limit?: number }).Limit)).toEqual([
+      undefined
+    ])
+  })
+
+  it("works out a Limit from what it has seen, within DynamoDB's bounds", () => {
+    const sizer = new PageSizer(256 * 1024)
+    expect(sizer.limit()).toBe(100)
+    sizer.record(400 * 1024, 1) // one 400 KB item: one item a page
+    expect(sizer.limit()).toBe(1)
+    const tiny = new PageSizer(256 * 1024)
+    tiny.record(1000, 100) // 10-byte items
+    expect(tiny.limit()).toBe(26214)
+    tiny.record(0, 0)
+    expect(tiny.limit()).toBe(26214)
+    const nothing = new PageSizer(256 * 1024)
+    nothing.record(0, 0) // empty pages say nothing about item size
+    expect(nothing.limit()).toBe(100)
+    expect(defaultPagesInFlight(16)).toBe(24)
+    expect(defaultPagesInFlight(1)).toBe(2)
+  })
+
+  it('never holds more pages than pagesInFlight, across all segments', async () => {
+    // Every segment has pages for ever (until 12 pages each); consumers are slow.
+    const pagesPerSegment = 12
+    const served = new Map<number, number>()
+    ddb.on(ScanCommand).callsFake((input: WireScan) => {
+      const segment = input.Segment ?? 0
+      const n = (served.get(segment) ?? 0) + 1
+      served.set(segment, n)
+      const item = { pk: { S: `${segment}-${n}` } }
+      return Promise.resolve(n < pagesPerSegment ? page([item], item) : page([item]))
+    })
+    let done = 0
+    let mostHeld = 0
+    const requested = (): number => ddb.commandCalls(ScanCommand).length
+    const totals = await scanTable(
+      client,
+      { table: 't', segments: 8, pagesInFlight: 5, retryTimeoutMs: 1000, sleep: noSleep },
+      async () => {
+        // Pages asked for and not yet done with, this one included.
+        mostHeld = Math.max(mostHeld, requested() - done)
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        done++
+      }
+    )
+    expect(totals.pages).toBe(8 * pagesPerSegment)
+    expect(mostHeld).toBeGreaterThan(1)
+    expect(mostHeld).toBeLessThanOrEqual(5)
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
+import fc from 'fast-check'
 import { createPrng } from '../../support/fault-proxy.js'
 import {
   ContentDigest,
@@ -318,6 +319,35 @@ describe('digest.ts', () => {
     expect(normalizeNumber('1E-130')).toBe(normalizeNumber('0.' + '0'.repeat(129) + '1'))
     expect(normalizeNumber('1.5')).not.toBe(normalizeNumber('1.50001'))
     expect(normalizeNumber('-1')).not.toBe(normalizeNumber('1'))
+  })
+
+  it('gives DynamoDB spellings the same form as the general parser (fast path)', () => {
+    // The general rule, as it was before the one-walk fast path for `-?digits(.digits)?`.
+    const general = (text: string): string => {
+      const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text)
+      if (!match || (match[2] === '' && (match[3] ?? '') === '')) return `?${text}`
+      const sign = match[1] === '-' ? '-' : ''
+      const fraction = match[3] ?? ''
+      let digits = `${match[2]}${fraction}`.replace(/^0+/, '')
+      let exponent = Number(match[4] ?? '0') - fraction.length
+      if (digits === '') return '0'
+      const trailing = /0+$/.exec(digits)
+      if (trailing) {
+        digits = digits.slice(0, -trailing[0].length)
+        exponent += trailing[0].length
+      }
+      return `${sign}${digits}e${exponent}`
+    }
+    const spelling = fc.stringMatching(/^-?[0-9]{0,40}(\.[0-9]{0,40})?$/)
+    const anyText = fc.string({ unit: fc.constantFrom('-', '+', '.', '0', '1', '9', 'e', ' ') })
+    fc.assert(
+      fc.property(fc.oneof(spelling, anyText), (text) => {
+        expect(normalizeNumber(text)).toBe(general(text))
+      }),
+      { numRuns: 5000 }
+    )
+    for (const text of ['', '-', '.', '-.', '0', '-0', '5.', '.5', '-.50', '00.0100', '1000'])
+      expect(normalizeNumber(text)).toBe(general(text))
   })
 
   it('keeps all 38 digits apart', () => {
