@@ -72,6 +72,9 @@ interface OpenDataFile {
   firstLineSha256?: Buffer
   /** Settles when every byte has gone through the sink (local file closed, parts handed on). */
   finished: Promise<void>
+  /** Resolves once the file is complete and proven (S3) or closed (local); rejects if not. */
+  stored: Promise<void>
+  settleStored: (error?: Error) => void
 }
 
 const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -244,12 +247,19 @@ export class BackupWriter {
       ...(file !== undefined ? { file } : {}),
       ...(upload ? { upload } : {})
     })
+    let settleStored: (error?: Error) => void = () => undefined
+    const stored = new Promise<void>((resolve, reject) => {
+      settleStored = (error) => (error ? reject(error) : resolve())
+    })
+    stored.catch(() => undefined) // its waiters, if any, see the failure
     const open: OpenDataFile = {
       entry,
       gzip,
       sink,
       rawBytes: 0,
-      finished: pipeline(gzip, sink)
+      finished: pipeline(gzip, sink),
+      stored,
+      settleStored
     }
     if (file !== undefined) open.file = file
     if (upload) open.upload = upload
@@ -272,9 +282,26 @@ export class BackupWriter {
     await this.closing
     this.throwIfFailed()
     open.gzip.end()
-    this.closing = this.finishDataFile(open).catch((error: unknown) => {
-      this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)
-    })
+    this.closing = this.finishDataFile(open).then(
+      () => open.settleStored(),
+      (error: unknown) => {
+        this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)
+        open.settleStored(this.failure)
+      }
+    )
+  }
+
+  /**
+   * Resolves once every item written so far is in a data file that is complete and proven
+   * (S3) or closed (local): a page is in the backup once this resolves after its write. Data
+   * files end at `maxFileBytes` or at `finish`, so this may wait that long. Rejects with the
+   * backup's failure.
+   */
+  async stored(): Promise<void> {
+    await this.queue
+    this.throwIfFailed()
+    await (this.current ? this.current.stored : this.closing)
+    this.throwIfFailed()
   }
 
   private async finishDataFile(open: OpenDataFile): Promise<void> {
@@ -467,6 +494,7 @@ export class BackupWriter {
     const open = this.current
     this.current = undefined
     open?.gzip.destroy()
+    open?.settleStored(this.failure)
     const uploads = [...this.uploads]
     this.uploads.clear()
     const problems = await Promise.all(uploads.map((upload) => upload.abort()))

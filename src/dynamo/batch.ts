@@ -109,6 +109,11 @@ export class BatchCalls<R> {
     return { started, settled }
   }
 
+  /** The batches submitted so far and not yet done (each settles, never rejects). */
+  unsettled(): Promise<void>[] {
+    return [...this.inFlight]
+  }
+
   /** Waits until every submitted batch is done; throws the first failure. */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])

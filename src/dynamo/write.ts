@@ -55,6 +55,8 @@ export class BatchWriter {
   private pending: Queued[] = []
   private pendingKeys = new Set<string>()
   private pendingBytes = 0
+  /** Settles once the pending batch is done (made when someone waits for it). */
+  private pendingDone: { promise: Promise<void>; resolve: () => void } | undefined
   /** Keys of the calls still running, so a later request for the same key waits its turn. */
   private readonly callKeys = new Map<string, Promise<void>>()
   private readonly calls: BatchCalls<Queued>
@@ -98,6 +100,24 @@ export class BatchWriter {
     }
   }
 
+  /**
+   * Resolves once every request queued so far is written, without sending anything early;
+   * rejects with the first failure. A page is in the target once this resolves after its put.
+   */
+  async queuedWritten(): Promise<void> {
+    const waits = this.calls.unsettled()
+    if (this.pending.length > 0) {
+      if (!this.pendingDone) {
+        let resolve = (): void => undefined
+        const promise = new Promise<void>((r) => (resolve = r))
+        this.pendingDone = { promise, resolve }
+      }
+      waits.push(this.pendingDone.promise)
+    }
+    await Promise.all(waits)
+    this.calls.throwIfFailed()
+  }
+
   /** Sends what is queued and waits until every request is written; throws the first failure. */
   async flush(): Promise<void> {
     if (this.pending.length > 0) await this.dispatch()
@@ -135,10 +155,20 @@ export class BatchWriter {
   private async dispatch(): Promise<void> {
     const batch = this.pending
     const keys = this.pendingKeys
+    const done = this.pendingDone
     this.pending = []
     this.pendingKeys = new Set()
     this.pendingBytes = 0
-    const { started, settled } = this.calls.submit(batch)
+    this.pendingDone = undefined
+    let submitted: ReturnType<BatchCalls<Queued>['submit']>
+    try {
+      submitted = this.calls.submit(batch)
+    } catch (error) {
+      done?.resolve() // its waiters see the failure through throwIfFailed
+      throw error
+    }
+    const { started, settled } = submitted
+    if (done) void settled.then(done.resolve)
     for (const key of keys) this.callKeys.set(key, settled)
     void settled.then(() => {
       for (const key of keys) if (this.callKeys.get(key) === settled) this.callKeys.delete(key)

@@ -7,6 +7,7 @@ import { sharedHeapGuard, type HeapGuard } from '../util/heap.js'
 import type { Sleep } from '../util/retry.js'
 import { ContentDigest } from '../verify/digest.js'
 import type { KeyLookup } from '../verify/lookup.js'
+import { DurableLedger, type DurableProgress, type ScanPosition } from './ledger.js'
 
 /** Where a pass reads its items from. */
 export type ItemSource =
@@ -51,19 +52,16 @@ export interface PassSettings {
   onScanRetry?: (error: unknown, attempt: number) => void
   /** Keeps the heap near its live size between pages (default: the process's one guard). */
   heap?: HeapGuard
+  /**
+   * Table sources: called as pages become durable in every consumer (see DurableLedger),
+   * with each segment's position and the digest of exactly those pages: what a checkpoint
+   * saves. It may still be called after the pass returns: a backup's last data file is
+   * stored when the backup finishes.
+   */
+  onDurable?: (progress: DurableProgress) => void
 }
 
-/**
- * Where a table scan stands: per segment, the key after the last page handed to every
- * consumer (held durably once the pass returns: the writer flushed, the backup then
- * finished). Resume (issue 12) checkpoints these while the pass runs.
- */
-export interface ScanPosition {
-  segment: number
-  /** Undefined once the segment is finished. */
-  lastEvaluatedKey?: Item
-  done: boolean
-}
+export type { DurableProgress, ScanPosition } from './ledger.js'
 
 export interface PassResult {
   digest: ContentDigest
@@ -78,7 +76,10 @@ export interface PassResult {
   writesRetried: number
   lookupsRetried: number
   throttled: number
-  /** Table sources: each segment's position once the pass ends (all pages consumed). */
+  /**
+   * Table sources: each segment's position once the pass ends (every page handed to the
+   * consumers; durable once the writer is flushed and the backup finished).
+   */
   positions: ScanPosition[]
   durationMs: number
 }
@@ -102,7 +103,9 @@ export async function runPass(
   const positions = new Map<number, ScanPosition>()
   const heap = settings.heap ?? sharedHeapGuard
 
-  const handle = async (items: Item[]): Promise<void> => {
+  const ledger = new DurableLedger(settings.onDurable)
+
+  const handle = async (items: Item[]): Promise<Buffer[]> => {
     const hashes = items.map((item) => digest.add(item))
     // Both the backup and the target take the item's JSON text: made once for both.
     const texts =
@@ -129,6 +132,7 @@ export async function runPass(
     await consumers.onPage?.(items)
     settings.onItems?.(items.length)
     heap.check()
+    return hashes
   }
 
   try {
@@ -157,7 +161,13 @@ export async function runPass(
           }
         },
         async (page: ScanPage) => {
-          await handle(page.items)
+          const hashes = await handle(page.items)
+          ledger.page(
+            page.segment,
+            page.lastEvaluatedKey,
+            hashes,
+            Promise.all([consumers.writer?.queuedWritten(), consumers.backup?.stored()])
+          )
           positions.set(page.segment, {
             segment: page.segment,
             ...(page.lastEvaluatedKey ? { lastEvaluatedKey: page.lastEvaluatedKey } : {}),

@@ -273,6 +273,36 @@ describe('writer.ts', () => {
     expect(localFiles()).toEqual([])
   })
 
+  it('says items are stored only once the data file holding them is complete and proven', async () => {
+    const fake = new FakeS3()
+    // Data files of about 20 KB: the first write fills one, the second starts the next.
+    const writer = await open({ maxFileBytes: 20_000 })
+    let firstStored = false
+    let secondStored = false
+    await writer.write(randomItems(60, 400, 0))
+    const first = writer.stored().then(() => (firstStored = true))
+    await writer.write(randomItems(10, 400, 60))
+    const second = writer.stored().then(() => (secondStored = true))
+    await first
+    // The first data file is complete in S3; the second is still open.
+    expect(fake.dataKeys()).toHaveLength(1)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(secondStored).toBe(false)
+    await writer.finish(DIGEST)
+    await second
+    expect(firstStored && secondStored).toBe(true)
+    expect(fake.dataKeys()).toHaveLength(2)
+  })
+
+  it('rejects stored() once the backup is aborted', async () => {
+    new FakeS3()
+    const writer = await open()
+    await writer.write(randomItems(5))
+    const stored = writer.stored()
+    await writer.abort()
+    await expect(stored).rejects.toThrow('stopped before it finished')
+  })
+
   it('reads only the first MiB of a larger data file, enough for its first line', async () => {
     const fake = new FakeS3()
     const writer = await open({ partBytes: 512 * 1024 })

@@ -8,7 +8,7 @@ import {
   type ScanCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
-import { runPass } from '../../../src/engine/pass.js'
+import { runPass, type DurableProgress } from '../../../src/engine/pass.js'
 import { BatchWriter } from '../../../src/dynamo/write.js'
 import { ContentDigest } from '../../../src/verify/digest.js'
 import type { Item } from '../../../src/types.js'
@@ -132,5 +132,58 @@ describe('engine/pass.ts', () => {
         ExclusiveStartKey: { pk: { S: 'y' } }
       })
     ])
+  })
+
+  it('counts pages durable only once the target has acknowledged their writes', async () => {
+    ddb
+      .on(ScanCommand, { Segment: 0 })
+      .resolvesOnce(
+        wireAnswer<ScanCommandOutput>({
+          Items: [item('a', 1)],
+          LastEvaluatedKey: { pk: { S: 'a' } }
+        })
+      )
+      .resolvesOnce(wireAnswer<ScanCommandOutput>({ Items: [item('b', 2)] }))
+      .on(ScanCommand, { Segment: 1 })
+      .resolves(wireAnswer<ScanCommandOutput>({ Items: [item('c', 3)] }))
+    // Every write waits until the test lets it through.
+    let release = (): void => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    ddb.on(BatchWriteItemCommand).callsFake(async () => {
+      await gate
+      return wireAnswer<BatchWriteItemCommandOutput>({ UnprocessedItems: {} })
+    })
+    const writer = new BatchWriter(client, {
+      table: 'target',
+      keyAttributes: ['pk'],
+      maxInFlight: 4,
+      retryTimeoutMs: 1_000,
+      sleep: noSleep
+    })
+    const updates: number[] = []
+    let last: DurableProgress | undefined
+    const running = runPass(
+      { kind: 'table', client, table: 'source', totalSegments: 2 },
+      { writer },
+      {
+        retryTimeoutMs: 1_000,
+        sleep: noSleep,
+        onDurable: (progress) => {
+          updates.push(progress.items)
+          last = progress
+        }
+      }
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(updates).toEqual([])
+    release()
+    const result = await running
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(updates.at(-1)).toBe(3)
+    expect(last?.positions).toEqual([
+      { segment: 0, done: true },
+      { segment: 1, done: true }
+    ])
+    expect(last?.digest.digest).toBe(result.digest.digest)
   })
 })
