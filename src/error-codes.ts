@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   // Inputs (checked before anything else)
   'input.missingMode': "'mode' is empty",
   'input.unknownMode': "'mode' is not one of the modes",
+  'input.planForWithoutPlan': "'plan-for' given to a mode other than plan",
+  'input.badPlanFor': "'plan-for' is neither copy nor restore",
   'input.noTables': "'tables' lists no pair",
   'input.tooManyTables': "'tables' lists more pairs than a run takes",
   'input.malformedPair': "a 'tables' line is not 'SOURCE -> TARGET'",

@@ -7,6 +7,7 @@ import { MODES, type Mode, type S3Location, type TablePair } from './types.js'
 /** Every input of action.yml, by the name the workflow uses (a test checks them against action.yml). */
 export const INPUTS = {
   mode: 'mode',
+  planFor: 'plan-for',
   tables: 'tables',
   region: 'region',
   backupS3Uri: 'backup-s3-uri',
@@ -31,8 +32,13 @@ export const DEFAULTS = {
   retryTimeoutSeconds: 600
 } as const
 
+/** What `plan` plans: a copy (table pairs) or a restore (backup locations into tables). */
+export type PlanFor = 'copy' | 'restore'
+
 export interface ActionInputs {
   mode: Mode
+  /** plan only: which mode's checks it runs. */
+  planFor: PlanFor
   pairs: TablePair[]
   region: string
   backupS3?: S3Location
@@ -346,16 +352,39 @@ export function resolveRegion(input: string, env: NodeJS.ProcessEnv): string {
   return region
 }
 
+/** `plan-for`: copy (the default) or restore; only plan takes it. */
+export function parsePlanFor(value: string, mode: Mode): PlanFor {
+  const planFor = value.trim().toLowerCase()
+  // 'copy' is the default the runner passes to every mode.
+  if (planFor === '' || planFor === 'copy') return 'copy'
+  if (mode !== 'plan' && planFor === 'restore') {
+    throw new InputError(
+      'input.planForWithoutPlan',
+      `Input 'plan-for: restore' is for mode 'plan' only (this run's mode is '${mode}'); remove it, or set 'mode: plan'.`
+    )
+  }
+  if (planFor !== 'restore') {
+    throw new InputError(
+      'input.badPlanFor',
+      `Input 'plan-for' is '${value.trim()}'; use 'copy' (plan a copy of table pairs) or 'restore' (plan a restore of 'BACKUP -> TARGET' lines).`
+    )
+  }
+  return 'restore'
+}
+
 /** Reads and validates every input. The only caller of core.getInput. */
 export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
   const read = (name: string): string => core.getInput(name)
   const mode = parseMode(read(INPUTS.mode))
-  const pairs = parseTablePairs(read(INPUTS.tables), mode)
+  const planFor = parsePlanFor(read(INPUTS.planFor), mode)
+  // plan-for: restore reads the lines as restore does (a backup location, then a table).
+  const pairs = parseTablePairs(read(INPUTS.tables), planFor === 'restore' ? 'restore' : mode)
   const backupUri = read(INPUTS.backupS3Uri)
   const githubToken = read(INPUTS.githubToken)
   if (githubToken !== '') core.setSecret(githubToken)
   const inputs: ActionInputs = {
     mode,
+    planFor,
     pairs,
     region: resolveRegion(read(INPUTS.region), env),
     backupArtifact: parseBoolean(read(INPUTS.backupArtifact), INPUTS.backupArtifact, false),

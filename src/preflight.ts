@@ -444,78 +444,104 @@ async function checkBackupItems(
 
 /** restore: every backup readable and valid, every target usable, before any write. */
 export async function preflightRestore(ctx: RunContext): Promise<RestorePlan[]> {
-  const { inputs } = ctx
   const problems = new Problems()
   const plans: RestorePlan[] = []
-  // The duplicate-key check spills key hashes under backup-dir: it must take files.
-  const dirProblem = await backupDirProblem(inputs.backupDir, true)
+  const dirProblem = await restoreScratchProblem(ctx)
   if (dirProblem) {
-    problems.add(
-      'preflight.backupDirUnusable',
-      `Input 'backup-dir': ${dirProblem}. restore keeps its scratch files there; point 'backup-dir' at a writable folder.`
-    )
+    problems.add('preflight.backupDirUnusable', dirProblem)
     problems.throwIfAny(ctx)
   }
-  for (const [index, pair] of inputs.pairs.entries()) {
-    const note = (code: ErrorCode, message: string): void => problems.add(code, message, pair)
-    const target = pair.target ?? ''
-    let backup: BackupSource
-    try {
-      backup = await openBackupSource(pair.source, ctx.clients.s3)
-    } catch (error) {
-      note(
-        error instanceof ActionError ? error.code : 'restore.backupUnreadable',
-        errorMessage(error)
-      )
-      continue
-    }
-    const backupTable = backup.description
-      ? tableInfoFromBackup(backup.description, backup.description.table.TableName ?? pair.source)
-      : null
-    const targetInfo = await describeTable(ctx.clients.dynamodb, target)
-    let targetWasEmpty = true
-    if (!targetInfo) {
-      if (!inputs.createTarget) {
-        note(
-          'preflight.missingTarget',
-          `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
-        )
-      } else if (!backupTable) {
-        note(
-          'restore.noDescription',
-          `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
-        )
-      }
-    } else {
-      if (backupTable) {
-        const blocking = compareDefinitions(backupTable, targetInfo).blocking
-        if (blocking.length > 0) {
-          note(
-            'preflight.definitionMismatch',
-            `'${pair.source}' -> '${target}': the backup's table and the target differ: ${blocking.join('; ')}.`
-          )
-        }
-      }
-      targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
-      if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
-        note(
-          'preflight.targetNotEmpty',
-          `Target table '${target}' already holds items. Empty it, or set 'allow-non-empty-target: true' (items with the same key are overwritten).`
-        )
-      }
-    }
-    const scratch = path.join(inputs.backupDir, `.restore-check-${ctx.runLabel}-${index}`)
-    const { problems: found, checked } = await checkBackupItems(
-      ctx,
-      backup,
-      targetInfo ?? backupTable,
-      target,
-      scratch
+  for (const [index, pair] of ctx.inputs.pairs.entries()) {
+    const plan = await checkRestorePair(ctx, pair, index, (code, message) =>
+      problems.add(code, message, pair)
     )
-    for (const problem of found) note(problem.code, problem.message)
-    if (found.length > 0 || !checked) continue
-    plans.push({ pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked })
+    if (plan) plans.push(plan)
   }
   problems.throwIfAny(ctx)
   return plans
+}
+
+/** Why restore could not keep its scratch files under backup-dir (the duplicate-key check). */
+export async function restoreScratchProblem(ctx: RunContext): Promise<string | undefined> {
+  const dirProblem = await backupDirProblem(ctx.inputs.backupDir, true)
+  return dirProblem
+    ? `Input 'backup-dir': ${dirProblem}. restore keeps its scratch files there; point 'backup-dir' at a writable folder.`
+    : undefined
+}
+
+/**
+ * Everything restore checks of one pair before any write (the backup readable and every
+ * item valid, the target usable and empty, the definitions alike): each refusal goes to
+ * `note`; returns the pair's plan when there is none. plan (`plan-for: restore`) calls this
+ * too, so it reports exactly what restore would refuse.
+ */
+export async function checkRestorePair(
+  ctx: RunContext,
+  pair: TablePair,
+  index: number,
+  note: (code: ErrorCode, message: string) => void
+): Promise<RestorePlan | undefined> {
+  const { inputs } = ctx
+  const target = pair.target ?? ''
+  let backup: BackupSource
+  try {
+    backup = await openBackupSource(pair.source, ctx.clients.s3)
+  } catch (error) {
+    note(
+      error instanceof ActionError ? error.code : 'restore.backupUnreadable',
+      errorMessage(error)
+    )
+    return undefined
+  }
+  const backupTable = backup.description
+    ? tableInfoFromBackup(backup.description, backup.description.table.TableName ?? pair.source)
+    : null
+  const targetInfo = await describeTable(ctx.clients.dynamodb, target)
+  let targetWasEmpty = true
+  let refused = false
+  const refuse = (code: ErrorCode, message: string): void => {
+    refused = true
+    note(code, message)
+  }
+  if (!targetInfo) {
+    if (!inputs.createTarget) {
+      refuse(
+        'preflight.missingTarget',
+        `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
+      )
+    } else if (!backupTable) {
+      refuse(
+        'restore.noDescription',
+        `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
+      )
+    }
+  } else {
+    if (backupTable) {
+      const blocking = compareDefinitions(backupTable, targetInfo).blocking
+      if (blocking.length > 0) {
+        refuse(
+          'preflight.definitionMismatch',
+          `'${pair.source}' -> '${target}': the backup's table and the target differ: ${blocking.join('; ')}.`
+        )
+      }
+    }
+    targetWasEmpty = await isTableEmpty(ctx.clients.dynamodb, target)
+    if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
+      refuse(
+        'preflight.targetNotEmpty',
+        `Target table '${target}' already holds items. Empty it, or set 'allow-non-empty-target: true' (items with the same key are overwritten).`
+      )
+    }
+  }
+  const scratch = path.join(inputs.backupDir, `.restore-check-${ctx.runLabel}-${index}`)
+  const { problems: found, checked } = await checkBackupItems(
+    ctx,
+    backup,
+    targetInfo ?? backupTable,
+    target,
+    scratch
+  )
+  for (const problem of found) refuse(problem.code, problem.message)
+  if (refused || !checked) return undefined
+  return { pair, backup, target, targetInfo, targetWasEmpty, backupTable, checked }
 }

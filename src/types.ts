@@ -1,4 +1,5 @@
 import type { ErrorCode } from './error-codes.js'
+import type { PlanReport } from './report/plan-report.js'
 
 export const MODES = ['plan', 'backup', 'copy', 'verify', 'delete-source', 'restore'] as const
 export type Mode = (typeof MODES)[number]
@@ -98,7 +99,7 @@ export interface PairReport {
   errorCode?: ErrorCode
   /** Mode-specific details rendered in the summary (plan, gates). */
   notes?: string[]
-  plan?: unknown
+  plan?: PlanReport
 }
 
 export interface Report {

@@ -361,4 +361,70 @@ describe('restore', () => {
       expect(await canonicalContents(ddb, target)).toEqual(expected)
     }
   })
+
+  describe('plan-for: restore', () => {
+    const plan = (backup: string, target: string, extra: Record<string, string> = {}) =>
+      runAction({
+        mode: 'plan',
+        'plan-for': 'restore',
+        tables: `${backup} -> ${target}`,
+        ...endpoints(),
+        ...extra
+      })
+    interface RestorePlanned {
+      restore: { action: string; refusals: string[]; items?: number; backupKind?: string }
+    }
+    const planOf = (result: Awaited<ReturnType<typeof plan>>): RestorePlanned =>
+      result.report.pairs[0]?.plan as RestorePlanned
+
+    it('reports what restore would do, writing nothing', async () => {
+      const list = items()
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'plan-scan-')), 'scan.json')
+      writeFileSync(file, JSON.stringify({ Items: list, Count: list.length }))
+      const target = uniqueName('plan-restore')
+      await createTable(ddb, indexedDefinition(target))
+      const result = await plan(file, target)
+      expect(result.failed).toBe(false)
+      expect(planOf(result).restore).toEqual({
+        action: 'restore',
+        refusals: [],
+        items: list.length,
+        backupKind: 'scan-json'
+      })
+      expect(result.summary).toContain('restore would:')
+      expect((await canonicalContents(ddb, target)).size).toBe(0)
+    })
+
+    it('reports exactly the refusals restore makes with the same inputs', async () => {
+      // Two problems at once: a duplicated key in the backup, and a target that holds items.
+      const dup = sizedItem('dup', 1)
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'plan-scan-')), 'scan.json')
+      writeFileSync(file, JSON.stringify({ Items: [dup, sizedItem('x', 2), dup], Count: 3 }))
+      const target = uniqueName('plan-restore-full')
+      await createTable(ddb, indexedDefinition(target))
+      await seed(ddb, target, [sizedItem('already', 9)])
+      const planned = await plan(file, target)
+      const refusals = planOf(planned).restore.refusals
+      expect(planOf(planned).restore.action).toBe('refuse')
+      expect(refusals).toHaveLength(2)
+      expect(refusals.join(' ')).toContain('already holds items')
+      expect(refusals.join(' ')).toContain('more than once by primary key')
+
+      const restored = await restore(file, target)
+      expect(restored.failed).toBe(true)
+      // restore's own words: each of plan's refusals, nothing else.
+      expect(restored.report.pairs[0]?.error).toBe(refusals.join(' '))
+      expect((await canonicalContents(ddb, target)).size).toBe(1)
+    })
+
+    it("refuses plan-for: restore outside mode 'plan'", async () => {
+      const result = await runAction({
+        mode: 'copy',
+        'plan-for': 'restore',
+        tables: 'a-table -> b-table',
+        ...endpoints()
+      })
+      expect(result.report.errorCode).toBe('input.planForWithoutPlan')
+    })
+  })
 })

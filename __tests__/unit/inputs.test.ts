@@ -10,6 +10,7 @@ import {
   getInputs,
   parseBoolean,
   parseMode,
+  parsePlanFor,
   parseNameList,
   parseS3Uri,
   parseTablePairs,
@@ -435,5 +436,15 @@ describe('inputs.ts: the tables limit', () => {
     expect(error.message).toBe(
       "Input 'tables' lists 102 pairs; the limit is 100 a run. Split them over several steps or a matrix of jobs, each with at most 100 pairs."
     )
+  })
+
+  it('takes plan-for: restore in plan only, and copy (the default) everywhere', () => {
+    expect(parsePlanFor('', 'plan')).toBe('copy')
+    expect(parsePlanFor('copy', 'delete-source')).toBe('copy')
+    expect(parsePlanFor(' Restore ', 'plan')).toBe('restore')
+    expect(() => parsePlanFor('restore', 'copy')).toThrow(
+      "Input 'plan-for: restore' is for mode 'plan' only (this run's mode is 'copy')"
+    )
+    expect(() => parsePlanFor('backup', 'plan')).toThrow("Input 'plan-for' is 'backup'; use 'copy'")
   })
 })

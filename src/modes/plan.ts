@@ -7,32 +7,20 @@ import {
   toDefinition,
   type Definition,
   type DefinitionComparison,
-  type DefinitionText,
   type TableInfo
 } from '../dynamo/definitions.js'
 import { estimateCopy, type CopyEstimate } from '../dynamo/estimate.js'
 import { describeTable, isTableEmpty } from '../dynamo/tables.js'
-import { USABLE_TABLE_STATUSES, backupDestinationProblems } from '../preflight.js'
+import {
+  USABLE_TABLE_STATUSES,
+  backupDestinationProblems,
+  checkRestorePair,
+  restoreScratchProblem
+} from '../preflight.js'
+import type { PairPlan, RestorePairPlan } from '../report/plan-report.js'
 import type { TablePair } from '../types.js'
 import { formatDuration } from '../util/progress.js'
 import { forEachPair } from './pairs.js'
-
-export interface PairPlan {
-  /** Each table's rows: its state around its definition as text. */
-  source: Record<string, string> | null
-  target: Record<string, string> | null
-  /** Field by field, with the blocking and advisory messages rendered from them. */
-  differences: DefinitionComparison
-  /** The rows of `source`/`target` whose definitions differ (by field, not by their text). */
-  differing: (keyof DefinitionText)[]
-  /** What `copy` would do with the same inputs. */
-  copy: {
-    action: 'copy' | 'create target and copy' | 'refuse'
-    /** Every reason copy's preflight would refuse, as it checks them. */
-    refusals: string[]
-    estimate?: CopyEstimate
-  }
-}
 
 /**
  * plan: read-only. Describes both tables, their differences, and what copy would do: the
@@ -40,6 +28,7 @@ export interface PairPlan {
  * a non-empty target, no backup destination or an unreachable bucket) and an estimate.
  */
 export async function runPlan(ctx: RunContext): Promise<void> {
+  if (ctx.inputs.planFor === 'restore') return planRestore(ctx)
   // The same questions copy's preflight asks of the backup destination (all reads).
   const backupRefusals = (await backupDestinationProblems(ctx, true, false)).map((p) => p.message)
   const planned: { title: string; plan: PairPlan }[] = []
@@ -157,4 +146,48 @@ function describeEstimate(e: CopyEstimate | undefined): string {
   if (!e) return ''
   const n = (value: number): string => value.toLocaleString('en-US')
   return ` (~${n(e.items)} items, ~${n(e.writeUnits)} WCU, ~${n(e.sourceReadUnits + e.targetReadUnits)} RCU, ~${formatDuration(e.seconds * 1000)} at ~${n(e.itemsPerSecond)} items/s, limited by ${e.limitedBy}; an estimate)`
+}
+
+/**
+ * plan-for: restore. Runs restore's own checks of every pair (checkRestorePair, the function
+ * restore's preflight calls) and reports each refusal word for word: the backup read and
+ * every item checked, the target's state and definition. Writes nothing to AWS; the
+ * duplicate-key check keeps scratch files under backup-dir, as restore does.
+ */
+async function planRestore(ctx: RunContext): Promise<void> {
+  const scratchProblem = await restoreScratchProblem(ctx)
+  await forEachPair(
+    ctx,
+    ctx.inputs.pairs.map((pair, index) => ({ pair, index })),
+    async ({ pair, index }, report) => {
+      const refusals: string[] = []
+      if (scratchProblem) refusals.push(scratchProblem)
+      const checked = scratchProblem
+        ? undefined
+        : await checkRestorePair(ctx, pair, index, (_code, message) => refusals.push(message))
+      const plan: RestorePairPlan = {
+        restore: {
+          action:
+            refusals.length > 0
+              ? 'refuse'
+              : checked?.targetInfo
+                ? 'restore'
+                : 'create target and restore',
+          refusals
+        }
+      }
+      if (checked) {
+        plan.restore.items = checked.checked.count
+        plan.restore.backupKind = checked.backup.kind
+      }
+      report.plan = plan
+      report.status = 'planned'
+      const title = `${pair.source} -> ${pair.target ?? ''}`
+      for (const reason of refusals) core.warning(`${title}: restore would refuse: ${reason}`)
+      core.notice(
+        `${title}: restore would ${plan.restore.action}${checked ? ` (${checked.checked.count.toLocaleString('en-US')} items, every one checked)` : ''}`
+      )
+    },
+    { stopOnFailure: false }
+  )
 }

@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises'
 import * as core from '@actions/core'
-import type { PairPlan } from '../modes/plan.js'
+import type { PairPlan, PlanReport, RestorePairPlan } from './plan-report.js'
 import type { PairReport, Report } from '../types.js'
 import { formatDuration } from '../util/progress.js'
 import { clipText, needsAttention, statusCounts, writeReportFile } from './outputs.js'
@@ -97,7 +97,26 @@ function count(value: number | undefined): string {
   return value === undefined ? '—' : value.toLocaleString('en-US')
 }
 
-function renderPlan(plan: PairPlan, w: Writer): string {
+function renderPlan(plan: PlanReport, w: Writer): string {
+  return 'restore' in plan ? renderRestorePlan(plan, w) : renderCopyPlan(plan, w)
+}
+
+function listOf(w: Writer, title: string, items: readonly string[]): string {
+  return items.length > 0
+    ? `<p><b>${escapeHtml(title)}</b></p><ul>${w.items(items, (i) => w.text(i), 'entries')}</ul>`
+    : ''
+}
+
+function renderRestorePlan(plan: RestorePairPlan, w: Writer): string {
+  const r = plan.restore
+  let html = `<p><b>restore would:</b> ${w.text(r.action)}</p>`
+  if (r.items !== undefined) {
+    html += `<p>The backup (${w.text(r.backupKind ?? 'backup')}) holds ${count(r.items)} items, each checked against DynamoDB's rules and for duplicate keys.</p>`
+  }
+  return html + listOf(w, 'restore would refuse because', r.refusals)
+}
+
+function renderCopyPlan(plan: PairPlan, w: Writer): string {
   const fields = Object.keys(plan.source ?? plan.target ?? {})
   const rows = fields
     .map((field) => {
@@ -108,10 +127,7 @@ function renderPlan(plan: PairPlan, w: Writer): string {
     })
     .join('')
   let html = `<table><tr><th>setting</th><th>source</th><th>target</th></tr>${rows}</table>`
-  const list = (title: string, items: readonly string[]): string =>
-    items.length > 0
-      ? `<p><b>${escapeHtml(title)}</b></p><ul>${w.items(items, (i) => w.text(i), 'entries')}</ul>`
-      : ''
+  const list = (title: string, items: readonly string[]): string => listOf(w, title, items)
   html += list('Blocking differences', plan.differences.blocking)
   html += list('Advisory differences', plan.differences.advisory)
   html += `<p><b>copy would:</b> ${w.text(plan.copy.action)}</p>`
@@ -183,7 +199,7 @@ function renderPairWith(pair: PairReport, w: Writer): string {
     )}</ul>`
   }
   if (pair.plan) {
-    if (w.limits.plan) html += renderPlan(pair.plan as PairPlan, w)
+    if (w.limits.plan) html += renderPlan(pair.plan, w)
     else w.shortened = true
   }
   return html
