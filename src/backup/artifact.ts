@@ -1,4 +1,4 @@
-import { DefaultArtifactClient } from '@actions/artifact'
+import type { DefaultArtifactClient } from '@actions/artifact'
 
 /** Uploads a folder as a workflow artifact. Injected, so tests replace it with a fake. */
 export interface ArtifactUploader {
@@ -11,14 +11,23 @@ export interface ArtifactUploader {
   ): Promise<{ id?: number; size?: number }>
 }
 
+/**
+ * The artifact service's client, its modules evaluated on first use only (they stay in the
+ * one bundle: `eager` keeps ncc from splitting them into a chunk of their own), so runs that
+ * use no artifact do not build its Azure storage stack.
+ */
 export function createArtifactUploader(): ArtifactUploader {
-  const client = new DefaultArtifactClient()
+  let client: Promise<DefaultArtifactClient> | undefined
+  const get = (): Promise<DefaultArtifactClient> =>
+    (client ??= import(/* webpackMode: "eager" */ '@actions/artifact').then(
+      (m) => new m.DefaultArtifactClient()
+    ))
   return {
     async check() {
-      await client.listArtifacts({ latest: true })
+      await (await get()).listArtifacts({ latest: true })
     },
     async upload(name, files, rootDirectory) {
-      const result = await client.uploadArtifact(name, files, rootDirectory, {})
+      const result = await (await get()).uploadArtifact(name, files, rootDirectory, {})
       const out: { id?: number; size?: number } = {}
       if (result.id !== undefined) out.id = result.id
       if (result.size !== undefined) out.size = result.size
