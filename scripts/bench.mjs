@@ -17,6 +17,23 @@
 //      `node scripts/bench.mjs --child`, which imports dist/index.js and writes
 //      process.resourceUsage().maxRSS on exit; /proc/<pid>/status VmHWM is polled as a check).
 //
+// SYNTHETIC (--synthetic N[,N...], e.g. 1000000,10000000): DynamoDB Local cannot serve a table
+// of 1,000,000 items in useful time (each Scan page costs time that grows with the table), so
+// these sizes run against ../shared/bench/synthetic-dynamodb.mjs (beside this repository; or
+// BENCH_SYNTHETIC_SERVER), a stand-in endpoint started here per N (`--items N --port 0`) that
+// renders its source table `order-tracking-qa` (N items of about 1 KB, every attribute type)
+// at memory speed and keeps what is written. It measures the client's own cost (items/s, CPU
+// per item, peak RSS), not DynamoDB's. For each N, one run each, in this order:
+//   1. ACTION: as above, with create-target: true (the action clones the source's definition
+//      onto the server), backing up to moto S3;
+//   2. RAW CEILING: the loop above into a fresh table with the source's definition;
+//   3. SAME-JOB CEILING (unless --no-job-ceiling): the same loop that also serialises, hashes
+//      (sha256) and gzips every item into a backup streamed to moto S3 (one multipart upload),
+//      then scans the target and hashes every item again; the digests must match.
+// Besides the rates it prints each run's client CPU (total, µs per item, cores), the server's
+// CPU over the run (diffs of its GET /__stats) and the client's peak RSS. --synthetic alone
+// does not start DynamoDB Local; with --items too, both are measured.
+//
 // Usage:
 //   npm run bench                          10k and 100k items
 //   npm run bench -- --quick               2k and 10k items (a smoke run)
@@ -34,6 +51,9 @@
 //                                          check)
 //   npm run bench -- --sweep-items 50000   the sweep's table size
 //   npm run bench -- --no-build            do not rebuild a dist/ older than src/
+//   npm run bench -- --synthetic 1000000   1M items on the synthetic endpoint (several minutes
+//                                          a run; 10000000 or 10M: ten times that)
+//   npm run bench -- --synthetic 1M --no-job-ceiling   without the same-job ceiling
 //
 // Environment: DDB_LOCAL_ENDPOINT / MOTO_ENDPOINT reuse emulators you started yourself (the
 // bench's tables and backups are deleted afterwards; the emulators are not stopped);
@@ -44,6 +64,8 @@
 // to the action's own memory; the SDK and the emulator helpers are loaded in the parent only.
 
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import {
   existsSync,
   mkdtempSync,
@@ -56,6 +78,7 @@ import {
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { createGzip } from 'node:zlib'
 import { actionYmlDefaults } from './action-defaults.mjs'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -97,6 +120,8 @@ function parseArgs(argv) {
     repeat: 1,
     ceilingSegments: 8,
     ceilingWrites: 32,
+    synthetic: [],
+    jobCeiling: true,
     help: false
   }
   const value = (i, name) => {
@@ -106,7 +131,7 @@ function parseArgs(argv) {
     return [argv[i + 1], i + 1]
   }
   const count = (text, name) => {
-    const n = Number(String(text).replace(/_/g, '').replace(/k$/i, '000'))
+    const n = Number(String(text).replace(/_/g, '').replace(/k$/i, '000').replace(/m$/i, '000000'))
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: '${text}' is not an item count`)
     return n
   }
@@ -119,6 +144,10 @@ function parseArgs(argv) {
       ;[text, i] = value(i, name)
       options.items = text.split(',').map((t) => count(t.trim(), name))
       itemsGiven = true
+    } else if (name === '--synthetic') {
+      let text
+      ;[text, i] = value(i, name)
+      options.synthetic = text.split(',').map((t) => count(t.trim(), name))
     } else if (name === '--sweep-items') {
       let text
       ;[text, i] = value(i, name)
@@ -138,17 +167,21 @@ function parseArgs(argv) {
     else if (arg === '--sweep') options.sweep = true
     else if (arg === '--sweep-only') options.sweep = options.sweepOnly = true
     else if (arg === '--no-build') options.build = false
+    else if (arg === '--no-job-ceiling') options.jobCeiling = false
     else if (arg === '--help' || arg === '-h') options.help = true
     else throw new Error(`Unknown option '${arg}' (see --help)`)
   }
   if (options.quick && !itemsGiven) options.items = [2_000, 10_000]
+  // --synthetic alone measures only on the synthetic endpoint (DynamoDB Local is not started).
+  if (options.synthetic.length > 0 && !itemsGiven && !options.quick) options.items = []
   options.sweepItems ??= options.quick ? 10_000 : 100_000
   if (options.sweepOnly) options.items = []
   return options
 }
 
 const HELP = `Usage: npm run bench -- [--quick] [--items 10000,100000] [--repeat 1] [--ceiling 8x32]
-                        [--sweep | --sweep-only] [--sweep-items 100000] [--no-build]`
+                        [--sweep | --sweep-only] [--sweep-items 100000] [--no-build]
+                        [--synthetic 1000000,10000000] [--no-job-ceiling]`
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -282,15 +315,25 @@ const tableDefinition = (name) => ({
 /** Lazily loaded in the parent only. */
 let sdk
 
-async function loadSdk() {
-  const [ddb, s3, http, handler, emulators] = await Promise.all([
+async function loadSdk({ synthetic = false, jobCeiling = false } = {}) {
+  const [ddb, s3, http, handler, emulators, storage, synth] = await Promise.all([
     import('@aws-sdk/client-dynamodb'),
     import('@aws-sdk/client-s3'),
     import('node:http'),
     import('@smithy/node-http-handler'),
-    import('./emulators.mjs')
+    import('./emulators.mjs'),
+    synthetic || jobCeiling ? import('@aws-sdk/lib-storage') : {},
+    synthetic ? import('./bench-synthetic.mjs') : undefined
   ])
-  sdk = { ...ddb, ...s3, http, NodeHttpHandler: handler.NodeHttpHandler, emulators }
+  sdk = {
+    ...ddb,
+    ...s3,
+    http,
+    NodeHttpHandler: handler.NodeHttpHandler,
+    Upload: storage.Upload,
+    emulators,
+    synth
+  }
 }
 
 function dynamoClient(endpoint, maxSockets) {
@@ -454,14 +497,22 @@ class BatchQueue {
 /**
  * RAW CEILING: parallel Scan (Segment/TotalSegments, ConsistentRead, each segment asks for its
  * next page as soon as one arrives) into `inFlight` writers taking batches of 25 from a queue.
+ *
+ * With `job` it is the SAME-JOB CEILING: the same loop that also does what the action's copy
+ * does besides copying, in the plainest way: every item, as JSON text, is hashed (sha256, the
+ * hashes combined so that order does not matter) and gzipped into a backup streamed to S3
+ * (one multipart upload, 8 MiB parts, 3 in flight); once the writes are done, a parallel scan
+ * of the target hashes every item again, and the two digests and counts must match.
  */
-async function rawCopy(ddb, source, target, { segments = 8, inFlight = 32 } = {}) {
+async function rawCopy(ddb, source, target, { segments = 8, inFlight = 32, job } = {}) {
   const queue = new BatchQueue(inFlight * 4)
   const stats = { scanned: 0, pages: 0, calls: 0, written: 0, unprocessed: 0 }
-  const scanPage = (segment, startKey) =>
+  const digest = job ? new SetDigest() : undefined
+  const backup = job ? openJobBackup(job.s3, job.bucket, job.key) : undefined
+  const scanPage = (table, segment, startKey) =>
     ddb.send(
       new sdk.ScanCommand({
-        TableName: source,
+        TableName: table,
         ConsistentRead: true,
         Segment: segment,
         TotalSegments: segments,
@@ -469,14 +520,23 @@ async function rawCopy(ddb, source, target, { segments = 8, inFlight = 32 } = {}
       })
     )
   const scanSegment = async (segment) => {
-    let next = scanPage(segment, undefined)
+    let next = scanPage(source, segment, undefined)
     while (next) {
       const page = await next
-      next = page.LastEvaluatedKey ? scanPage(segment, page.LastEvaluatedKey) : undefined
+      next = page.LastEvaluatedKey ? scanPage(source, segment, page.LastEvaluatedKey) : undefined
       next?.catch(() => undefined)
       const items = page.Items ?? []
       stats.pages++
       stats.scanned += items.length
+      if (backup) {
+        let text = ''
+        for (const item of items) {
+          const line = itemJson(item)
+          digest.add(line)
+          text += `${line}\n`
+        }
+        await backup.write(text)
+      }
       for (let i = 0; i < items.length; i += 25) await queue.push(items.slice(i, i + 25))
     }
   }
@@ -487,24 +547,147 @@ async function rawCopy(ddb, source, target, { segments = 8, inFlight = 32 } = {}
   }
   const started = performance.now()
   const cpuBefore = process.cpuUsage()
-  const writers = Promise.all(
-    Array.from({ length: inFlight }, () =>
-      writer().catch((error) => {
-        queue.close(error)
-        throw error
-      })
-    )
-  )
+  const rss = new RssWatch()
   try {
-    await Promise.all(Array.from({ length: segments }, (_, s) => scanSegment(s)))
-  } catch (error) {
-    queue.close(error)
-    throw error
+    const writers = Promise.all(
+      Array.from({ length: inFlight }, () =>
+        writer().catch((error) => {
+          queue.close(error)
+          throw error
+        })
+      )
+    )
+    try {
+      await Promise.all(Array.from({ length: segments }, (_, s) => scanSegment(s)))
+    } catch (error) {
+      queue.close(error)
+      backup?.abort(error)
+      throw error
+    }
+    queue.close()
+    await writers
+    if (backup) await backup.end()
+    const copyMs = performance.now() - started
+    let verifyMs
+    if (job) {
+      // The hashing scan of the target, as a verification by digest would do.
+      const verifyStarted = performance.now()
+      const check = new SetDigest()
+      await Promise.all(
+        Array.from({ length: segments }, async (_, segment) => {
+          let next = scanPage(target, segment, undefined)
+          while (next) {
+            const page = await next
+            next = page.LastEvaluatedKey
+              ? scanPage(target, segment, page.LastEvaluatedKey)
+              : undefined
+            next?.catch(() => undefined)
+            for (const item of page.Items ?? []) check.add(itemJson(item))
+          }
+        })
+      )
+      verifyMs = performance.now() - verifyStarted
+      if (check.count !== digest.count || check.hex() !== digest.hex()) {
+        throw new Error(
+          `same-job ceiling: the target's digest (${check.count} items, ${check.hex().slice(0, 16)}) ` +
+            `differs from the source's (${digest.count} items, ${digest.hex().slice(0, 16)})`
+        )
+      }
+    }
+    const cpu = process.cpuUsage(cpuBefore)
+    return {
+      ...stats,
+      ms: performance.now() - started,
+      copyMs,
+      verifyMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      peakRssKb: rss.stop(),
+      backupRawBytes: backup?.rawBytes(),
+      backupGzipBytes: backup ? await backup.size() : undefined
+    }
+  } finally {
+    rss.stop()
   }
-  queue.close()
-  await writers
-  const cpu = process.cpuUsage(cpuBefore)
-  return { ...stats, ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 }
+}
+
+/** An item as one line of JSON (binary values as base64, as DynamoDB's JSON carries them). */
+const binaryAsBase64 = (_key, value) =>
+  value instanceof Uint8Array
+    ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+    : value
+const itemJson = (item) => JSON.stringify(item, binaryAsBase64)
+
+/** A content digest of a set of items: the XOR of each item's sha256, and the count. */
+class SetDigest {
+  constructor() {
+    this.sum = Buffer.alloc(32)
+    this.count = 0
+  }
+
+  add(text) {
+    const hash = createHash('sha256').update(text).digest()
+    for (let i = 0; i < 32; i++) this.sum[i] ^= hash[i]
+    this.count++
+  }
+
+  hex() {
+    return this.sum.toString('hex')
+  }
+}
+
+/** The same-job ceiling's backup: gzip streamed into one S3 multipart upload, with backpressure. */
+function openJobBackup(s3, bucket, key) {
+  const gzip = createGzip()
+  const upload = new sdk.Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: gzip },
+    partSize: 8 * 2 ** 20,
+    queueSize: 3
+  })
+  let failure
+  const done = upload.done().catch((error) => {
+    failure ??= error
+    throw error
+  })
+  done.catch(() => undefined)
+  let raw = 0
+  return {
+    async write(text) {
+      if (failure) throw failure
+      raw += Buffer.byteLength(text)
+      if (!gzip.write(text)) await Promise.race([once(gzip, 'drain'), done])
+    },
+    async end() {
+      gzip.end()
+      await done
+    },
+    abort(error) {
+      failure ??= error
+      gzip.destroy()
+      void upload.abort().catch(() => undefined)
+    },
+    rawBytes: () => raw,
+    async size() {
+      const head = await s3.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }))
+      return head.ContentLength
+    }
+  }
+}
+
+/** This process's resident memory, sampled every 100 ms while a ceiling runs (its peak, in KB). */
+class RssWatch {
+  constructor() {
+    this.peak = process.memoryUsage.rss()
+    this.timer = setInterval(() => {
+      this.peak = Math.max(this.peak, process.memoryUsage.rss())
+    }, 100)
+  }
+
+  stop() {
+    clearInterval(this.timer)
+    this.peak = Math.max(this.peak, process.memoryUsage.rss())
+    return this.peak / 1024
+  }
 }
 
 async function ensureBucket(s3, bucket) {
@@ -570,6 +753,15 @@ function readProcessTicks(pid) {
 class CpuWatch {
   constructor(pids) {
     this.pids = pids.filter((pid) => pid !== undefined)
+  }
+
+  /** Counts another of our processes (e.g. the synthetic DynamoDB server) as ours. */
+  add(pid) {
+    if (pid !== undefined) this.pids.push(pid)
+  }
+
+  remove(pid) {
+    this.pids = this.pids.filter((p) => p !== pid)
   }
 
   snapshot() {
@@ -695,8 +887,11 @@ async function runActionCopy(env0, { source, target, runDir, extraInputs = {} })
   }
   const pair = report.pairs?.[0] ?? {}
   // The pipeline's last progress line: the pass alone (scan, digest, backup stream, writes),
-  // without opening and finishing the backup (upload, read-back, manifests).
-  const passLines = [...log.matchAll(/^copy \S+ -> \S+: ([\d,]+) items, ([\d,]+) items\/s/gm)]
+  // without opening and finishing the backup (upload, read-back, manifests). The action
+  // labels it 'copied SOURCE -> TARGET' ('copy' in earlier builds).
+  const passLines = [
+    ...log.matchAll(/^cop(?:y|ied) \S+ -> \S+: ([\d,]+) items, ([\d,]+) items\/s/gm)
+  ]
   const passRate = Number((passLines.at(-1)?.[2] ?? '').replace(/,/g, '')) || NaN
   const warnings = log
     .split('\n')
@@ -751,6 +946,247 @@ function onInterrupt(signal) {
   void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
 }
 
+const noiseNote = (noise) =>
+  noise && noise.total >= NOISE_WARN_PCT
+    ? `  [!! other processes ${fmt(noise.otherPct)}% + steal ${fmt(noise.stealPct)}% of a core]`
+    : ''
+const noiseCell = (total) => `${fmt(total)}${total >= NOISE_WARN_PCT ? ' !!' : ''}`
+
+async function createTableFrom(ddb, described, name) {
+  await deleteTable(ddb, name)
+  await ddb.send(new sdk.CreateTableCommand(sdk.synth.definitionFrom(described, name)))
+  await sdk.waitUntilTableExists(
+    { client: ddb, maxWaitTime: 120, minDelay: 1 },
+    { TableName: name }
+  )
+}
+
+/**
+ * --synthetic: for each N, against a synthetic DynamoDB endpoint serving a generated source of
+ * N items at memory speed (../shared/bench/synthetic-dynamodb.mjs), one run each of
+ *   1. the action's copy exactly as for DynamoDB Local (`node dist/index.js`, inputs at their
+ *      action.yml defaults, backup to moto S3), with create-target: true, so that the action
+ *      creates its target on the server by cloning the source's definition;
+ *   2. the raw ceiling (the same plain loop as above) into a fresh table with the source's
+ *      definition;
+ *   3. unless --no-job-ceiling, the same-job ceiling (the raw loop that also hashes and
+ *      gzips every item into a backup streamed to S3, then hashes a scan of the target).
+ * The server's CPU over each run comes from diffs of its GET /__stats.
+ */
+async function syntheticBench({ options, env0, s3, bucket, backupPrefix, workDir, watch, run }) {
+  const { startSyntheticServer, statsDiff, SYNTHETIC_SOURCE, SYNTHETIC_SERVER } = sdk.synth
+  const distAtStart = statSync(DIST).mtimeMs
+  const rows = []
+  say(`\nSynthetic DynamoDB endpoint: ${SYNTHETIC_SERVER}`)
+  say(
+    '  (the source is generated at memory speed and written tables are kept in memory: the runs\n' +
+      "  measure the client's own cost per item, not DynamoDB's; one run each, in this order)"
+  )
+  for (const n of options.synthetic) {
+    say(`\nN = ${fmt(n)} items (synthetic '${SYNTHETIC_SOURCE}')`)
+    const server = await startSyntheticServer({ items: n })
+    cleanups.push(() => server.stop())
+    watch.add(server.pid)
+    const ddb = dynamoClient(server.endpoint, 64)
+    try {
+      const first = await server.stats()
+      const avgBytes = first.source?.avgItemBytes
+      say(
+        `  server ${server.endpoint} (pid ${server.pid}): avg item ${fmt(avgBytes)} B ` +
+          `(DynamoDB size), RSS ${fmt(first.rssMiB)} MiB`
+      )
+      const described = (
+        await ddb.send(new sdk.DescribeTableCommand({ TableName: SYNTHETIC_SOURCE }))
+      ).Table
+      const measured = async (label, fn) => {
+        const before = await server.stats()
+        const out = await run(label, fn)
+        const after = await server.stats()
+        return { ...out, server: statsDiff(before, after) }
+      }
+      const expect = (what, scanned, written) => {
+        if (scanned !== n || written !== n) {
+          throw new Error(`${what}: scanned ${scanned}, wrote ${written}, expected ${n}`)
+        }
+      }
+
+      // 1. The action, creating its target.
+      const actionTarget = `bench-action-synthetic-${n}`
+      await deleteTable(ddb, actionTarget)
+      const runDir = mkdtempSync(path.join(workDir, 'run-'))
+      const distChanged = statSync(DIST).mtimeMs !== distAtStart
+      const a = await measured('action: node dist/index.js, mode copy', () =>
+        runActionCopy(
+          { ...env0, ddbEndpoint: server.endpoint },
+          {
+            source: SYNTHETIC_SOURCE,
+            target: actionTarget,
+            runDir,
+            extraInputs: { 'create-target': 'true' }
+          }
+        )
+      )
+      const action = a.result
+      expect('the action', action.scanned, action.written)
+      action.copyRate = rate(n, action.copyMs)
+      action.e2eRate = rate(n, action.wallMs)
+      say(
+        `${secs(action.wallMs).padStart(8)}  copy ${fmt(action.copyRate)} items/s, ` +
+          `verify ${secs(action.verifyMs)}, peak RSS ${fmt(action.maxRssKb / 1024)} MB` +
+          noiseNote(a.noise)
+      )
+      if (distChanged) say('      note: dist/index.js was rebuilt after the bench started')
+      for (const w of action.warnings) say(`      ${w}`)
+      await deleteTable(ddb, actionTarget)
+      await deletePrefix(s3, bucket, backupPrefix)
+
+      // 2. The raw ceiling, into a table with the source's definition.
+      const ceilingRun = async (label, kind, job) => {
+        const target = `bench-${kind}-synthetic-${n}`
+        await createTableFrom(ddb, described, target)
+        const out = await measured(label, () =>
+          rawCopy(ddb, SYNTHETIC_SOURCE, target, {
+            segments: options.ceilingSegments,
+            inFlight: options.ceilingWrites,
+            job
+          })
+        )
+        const result = out.result
+        expect(label, result.scanned, result.written)
+        result.rate = rate(n, result.ms)
+        say(
+          `${secs(result.ms).padStart(8)}  ${fmt(result.rate).padStart(7)} items/s  ` +
+            `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent` +
+            (job
+              ? `; copy ${secs(result.copyMs)}, target scan ${secs(result.verifyMs)}, backup ` +
+                `${fmt(result.backupRawBytes / 2 ** 20)} MiB -> ${fmt(result.backupGzipBytes / 2 ** 20)} MiB gzip`
+              : '') +
+            ')' +
+            noiseNote(out.noise)
+        )
+        await deleteTable(ddb, target)
+        if (job) await deletePrefix(s3, bucket, backupPrefix)
+        return { ...result, noise: out.noise, server: out.server }
+      }
+      const raw = await ceilingRun('raw ceiling copy', 'raw')
+      // 3. The same-job ceiling: copy + gzip backup to S3 + sha256 per item + hashing scan.
+      const job = options.jobCeiling
+        ? await ceilingRun('same-job ceiling (backup, hashes, scan)', 'job', {
+            s3,
+            bucket,
+            key: `${backupPrefix}/same-job-ceiling-${n}.jsonl.gz`
+          })
+        : undefined
+      rows.push({
+        n,
+        avgBytes,
+        action: { ...action, noise: a.noise, server: a.server },
+        raw,
+        job,
+        serverPeakRssMiB: (await server.stats()).peakRssMiB
+      })
+    } finally {
+      ddb.destroy()
+      await server.stop()
+      watch.remove(server.pid)
+    }
+  }
+  if (rows.length === 0) return
+
+  say(
+    '\nSynthetic results (items/s; one run each; copy phase = the pass that scans, digests, ' +
+      'backs up to S3 and writes)'
+  )
+  say(
+    table(
+      [
+        'items',
+        'ceiling/s',
+        'job ceiling/s',
+        'action copy/s',
+        'ratio',
+        'pass/s',
+        'action e2e/s',
+        'e2e/job',
+        'copy s',
+        'verify s',
+        'wall s',
+        'peak RSS MB',
+        'noise %'
+      ],
+      rows.map(({ n, raw, job, action: a }) => [
+        fmt(n),
+        fmt(raw.rate),
+        fmt(job?.rate),
+        fmt(a.copyRate),
+        fmt(a.copyRate / raw.rate, 2),
+        fmt(a.passRate),
+        fmt(a.e2eRate),
+        fmt(a.e2eRate / job?.rate, 2),
+        fmt(a.copyMs / 1000, 1),
+        fmt(a.verifyMs / 1000, 1),
+        fmt(a.wallMs / 1000, 1),
+        fmt(a.maxRssKb / 1024),
+        noiseCell(
+          Math.max(a.noise?.total ?? NaN, raw.noise?.total ?? NaN, job?.noise?.total ?? NaN)
+        )
+      ])
+    )
+  )
+  say('\n  Cost per item: client = the process that copies; server = the synthetic endpoint')
+  const perItem = (ms, n) => fmt((ms * 1000) / n, 1)
+  say(
+    table(
+      [
+        'run',
+        'items',
+        'wall s',
+        'client CPU s',
+        'client µs/item',
+        'client cores',
+        'server CPU s',
+        'server µs/item',
+        'client RSS MB',
+        'noise %'
+      ],
+      rows.flatMap(({ n, raw, job, action: a }) =>
+        [
+          ['action (whole run)', a.wallMs, a.cpuMs, a.server, a.maxRssKb, a.noise],
+          ['raw ceiling', raw.ms, raw.cpuMs, raw.server, raw.peakRssKb, raw.noise],
+          ...(job
+            ? [['same-job ceiling', job.ms, job.cpuMs, job.server, job.peakRssKb, job.noise]]
+            : [])
+        ].map(([label, wallMs, cpuMs, server, rssKb, noise]) => [
+          label,
+          fmt(n),
+          fmt(wallMs / 1000, 1),
+          fmt(cpuMs / 1000, 1),
+          perItem(cpuMs, n),
+          fmt(cpuMs / wallMs, 2),
+          fmt(server.cpuS, 1),
+          perItem(server.cpuS * 1000, n),
+          fmt(rssKb / 1024),
+          noiseCell(noise?.total ?? NaN)
+        ])
+      )
+    )
+  )
+  say(
+    [
+      '  ratio    = action copy phase / raw ceiling (the plain copy loop, no backup or digest)',
+      "  e2e/job  = action's whole run (start-up, preflight, create, copy with backup, verify)",
+      '             / same-job ceiling (copy + gzip backup streamed to S3 + sha256 per item +',
+      '             a hashing scan of the target)',
+      "  client   = action: its process's user+system CPU and getrusage maxRSS; ceilings: the",
+      "             bench process's CPU (zlib's threads included) and its RSS sampled every 100 ms",
+      '  server   = user+system CPU of the synthetic endpoint over the run (GET /__stats diffs); ' +
+        `its peak RSS: ${rows.map((r) => `${fmt(r.n)}: ${fmt(r.serverPeakRssMiB)} MiB`).join(', ')}`,
+      '  noise %  = CPU used by other processes on this machine plus VM steal during the',
+      `             measurements, in % of one core (worst run; !! from ${NOISE_WARN_PCT}%: rerun)`
+    ].join('\n')
+  )
+}
+
 async function main() {
   let options
   try {
@@ -765,15 +1201,24 @@ async function main() {
   }
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onInterrupt)
   const benchStarted = performance.now()
+  const useLocal = options.items.length > 0 || options.sweep
+  const useSynthetic = options.synthetic.length > 0
   try {
+    if (useSynthetic) {
+      // Fail before anything starts when the synthetic endpoint is not there.
+      const { requireSyntheticServer } = await import('./bench-synthetic.mjs')
+      requireSyntheticServer()
+    }
     const distNote = await ensureDist(options.build)
-    await loadSdk()
+    await loadSdk({ synthetic: useSynthetic, jobCeiling: options.jobCeiling })
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
     const [ddbStart, motoStart] = await Promise.allSettled([
-      process.env.DDB_LOCAL_ENDPOINT
-        ? { endpoint: process.env.DDB_LOCAL_ENDPOINT, external: true }
-        : sdk.emulators.startDynamoDbLocal(),
+      !useLocal
+        ? { endpoint: undefined, external: true, unused: true }
+        : process.env.DDB_LOCAL_ENDPOINT
+          ? { endpoint: process.env.DDB_LOCAL_ENDPOINT, external: true }
+          : sdk.emulators.startDynamoDbLocal(),
       process.env.MOTO_ENDPOINT
         ? { endpoint: process.env.MOTO_ENDPOINT, external: true }
         : sdk.emulators.startMoto()
@@ -786,7 +1231,7 @@ async function main() {
 
     const ddbEndpoint = ddbStart.value.endpoint
     const motoEndpoint = motoStart.value.endpoint
-    const ddb = dynamoClient(ddbEndpoint, 64)
+    const ddb = useLocal ? dynamoClient(ddbEndpoint, 64) : undefined
     const s3 = new sdk.S3Client({
       endpoint: motoEndpoint,
       region: 'us-east-1',
@@ -794,7 +1239,7 @@ async function main() {
       forcePathStyle: true
     })
     cleanups.push(async () => {
-      ddb.destroy()
+      ddb?.destroy()
       s3.destroy()
     })
     const bucket = 'bench-dynamodb-backups'
@@ -805,7 +1250,7 @@ async function main() {
       cleanups.push(async () => rmSync(workDir, { recursive: true, force: true }))
     const created = new Set()
     cleanups.push(async () => {
-      for (const name of created) await deleteTable(ddb, name).catch(() => undefined)
+      if (ddb) for (const name of created) await deleteTable(ddb, name).catch(() => undefined)
       await deletePrefix(s3, bucket, backupPrefix).catch(() => undefined)
     })
     const env0 = {
@@ -820,7 +1265,8 @@ async function main() {
       `  node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model?.trim() ?? '?'}), ` +
         `${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`
     )
-    say(`  DynamoDB Local ${ddbEndpoint}${ddbStart.value.external ? ' (yours)' : ' (in memory)'}`)
+    if (useLocal)
+      say(`  DynamoDB Local ${ddbEndpoint}${ddbStart.value.external ? ' (yours)' : ' (in memory)'}`)
     say(`  moto S3 ${motoEndpoint}${motoStart.value.external ? ' (yours)' : ''}`)
     say(`  ${distNote}`)
     if (process.env.BENCH_KEEP)
@@ -846,14 +1292,9 @@ async function main() {
         throw error
       }
     }
-    const noiseNote = (noise) =>
-      noise && noise.total >= NOISE_WARN_PCT
-        ? `  [!! other processes ${fmt(noise.otherPct)}% + steal ${fmt(noise.stealPct)}% of a core]`
-        : ''
-
     // DynamoDB Local's JVM is several times slower before its JIT has warmed up: a short
     // untimed write + scan first, so the first measured figures are not cold ones.
-    {
+    if (useLocal) {
       const warm = 'bench-warm-up'
       created.add(warm)
       await createTable(ddb, warm)
@@ -893,14 +1334,17 @@ async function main() {
       sources.delete(n)
     }
     let runIndex = 0
-    const rawCeiling = async (source, label) => {
-      const target = `bench-raw-${source.n}-${++runIndex}`
+    const rawCeiling = async (source, label, job) => {
+      const target = `bench-${job ? 'job' : 'raw'}-${source.n}-${++runIndex}`
       created.add(target)
       await createTable(ddb, target)
       const { result, noise } = await run(label, () =>
         rawCopy(ddb, source.name, target, {
           segments: options.ceilingSegments,
-          inFlight: options.ceilingWrites
+          inFlight: options.ceilingWrites,
+          ...(job
+            ? { job: { s3, bucket, key: `${backupPrefix}/same-job-ceiling-${source.n}.jsonl.gz` } }
+            : {})
         })
       )
       if (result.scanned !== source.n || result.written !== source.n) {
@@ -912,11 +1356,17 @@ async function main() {
       result.noise = noise
       say(
         `${secs(result.ms).padStart(8)}  ${fmt(result.rate).padStart(7)} items/s  ` +
-          `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent)` +
+          `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent` +
+          (job
+            ? `; copy ${secs(result.copyMs)}, target scan ${secs(result.verifyMs)}, backup ` +
+              `${fmt(result.backupRawBytes / 2 ** 20)} MiB -> ${fmt(result.backupGzipBytes / 2 ** 20)} MiB gzip`
+            : '') +
+          ')' +
           noiseNote(noise)
       )
       await deleteTable(ddb, target)
       created.delete(target)
+      if (job) await deletePrefix(s3, bucket, backupPrefix)
       return result
     }
     const actionCopy = async (source, label, extraInputs) => {
@@ -956,13 +1406,21 @@ async function main() {
       say(`\nN = ${fmt(n)} items`)
       const source = await prepareSource(n)
       const raws = []
+      const jobs = []
       const actions = []
       // DynamoDB Local keeps getting faster for minutes (JIT): whichever runs second is
       // usually favoured. The action goes first, which leans a single run's ratio low; with
       // --repeat the order alternates (BA, AB, ...) and the means are shown.
       for (let r = 1; r <= options.repeat; r++) {
         const tag = options.repeat > 1 ? ` (${r}/${options.repeat})` : ''
-        const ceilingRun = async () => raws.push(await rawCeiling(source, `raw ceiling copy${tag}`))
+        const ceilingRun = async () => {
+          raws.push(await rawCeiling(source, `raw ceiling copy${tag}`))
+          if (options.jobCeiling) {
+            jobs.push(
+              await rawCeiling(source, `same-job ceiling (backup, hashes, scan)${tag}`, true)
+            )
+          }
+        }
         const actionRun = async () =>
           actions.push(await actionCopy(source, `action: node dist/index.js, mode copy${tag}`))
         if (r % 2 === 1) {
@@ -987,14 +1445,16 @@ async function main() {
         vmHwmKb: Math.max(...actions.map((a) => a.vmHwmKb))
       }
       const raw = mean(raws, ['rate', 'cpuMs'])
+      const job = jobs.length > 0 ? mean(jobs, ['rate', 'cpuMs']) : undefined
       ceilings.set(n, raw.rate)
       rows.push({
         n,
         avgBytes: source.avgBytes,
         ceiling: raw.rate,
         rawCpuMs: raw.cpuMs,
+        job,
         action,
-        noise: worstNoise([...raws, ...actions])
+        noise: worstNoise([...raws, ...jobs, ...actions])
       })
       if (!(options.sweep && n === options.sweepItems)) await dropSource(n)
     }
@@ -1009,31 +1469,37 @@ async function main() {
           [
             'items',
             'ceiling/s',
+            'job ceiling/s',
             'action copy/s',
             'ratio',
             'pass/s',
             'action e2e/s',
+            'e2e/job',
             'copy s',
             'verify s',
             'wall s',
             'peak RSS MB',
             'CPU s',
             'ceiling CPU s',
+            'job CPU s',
             'noise %'
           ],
-          rows.map(({ n, ceiling, rawCpuMs, action: a, noise }) => [
+          rows.map(({ n, ceiling, rawCpuMs, job, action: a, noise }) => [
             fmt(n),
             fmt(ceiling),
+            fmt(job?.rate),
             fmt(a.copyRate),
             fmt(a.copyRate / ceiling, 2),
             fmt(a.passRate),
             fmt(a.e2eRate),
+            fmt(a.e2eRate / job?.rate, 2),
             fmt(a.copyMs / 1000, 1),
             fmt(a.verifyMs / 1000, 1),
             fmt(a.wallMs / 1000, 1),
             fmt(a.maxRssKb / 1024),
             fmt(a.cpuMs / 1000, 1),
             fmt(rawCpuMs / 1000, 1),
+            fmt(job?.cpuMs / 1000, 1),
             `${fmt(noise)}${noise >= NOISE_WARN_PCT ? ' !!' : ''}`
           ])
         )
@@ -1053,6 +1519,8 @@ async function main() {
                   `${DEFAULT_SEGMENTS}x${DEFAULT_WRITES} compares like with like.`
               ]
             : []),
+          '  e2e/job  = action e2e / same-job ceiling (copy + gzip backup streamed to S3 + sha256',
+          '             per item + a hashing scan of the target): the like-for-like ratio',
           "  pass/s   = the action's own rate for the pass alone (its last progress line), without",
           '             opening and finishing the backup (upload, read-back, manifests)',
           '  e2e      = items / wall time of the action process (start-up, preflight, copy, verify)',
@@ -1077,15 +1545,16 @@ async function main() {
                 ? 'grows somewhat with the table'
                 : 'GROWS with the table')
         )
-        // Each segment holds up to two pages of at most 1 MB (the one being handled and the
-        // one fetched ahead): below that much data the in-flight window is not yet full.
-        const windowBytes = DEFAULT_SEGMENTS * 2 * 1024 * 1024
-        if (small.n * small.avgBytes < windowBytes * 2) {
+        // The scan holds 1.5 pages a segment of about 256 KiB (src/dynamo/scan.ts): below a
+        // few times that much data the in-flight window is not yet full.
+        const windowPages = Math.ceil(DEFAULT_SEGMENTS * 1.5)
+        const windowBytes = windowPages * 256 * 1024
+        if (small.n * small.avgBytes < windowBytes * 4) {
           say(
             `  note: ${fmt(small.n)} items (~${fmt((small.n * small.avgBytes) / 2 ** 20)} MB) hardly ` +
-              `fill the action's in-flight window (${DEFAULT_SEGMENTS} segments x 2 pages of up to ` +
-              `1 MB), so part of the growth is that window filling up; compare two sizes that ` +
-              'both fill it (e.g. --items 100000,200000) to see whether memory keeps growing.'
+              `fill the action's in-flight window (${windowPages} scan pages of about 256 KiB, ` +
+              'the writes and backup parts behind them), so part of the growth is that window ' +
+              'filling up; compare two sizes that both fill it.'
           )
         }
       }
@@ -1201,6 +1670,9 @@ async function main() {
           'shows the mean. Other cells ran once, in a mixed order: differences within that ' +
           'drift are noise.'
       )
+    }
+    if (useSynthetic) {
+      await syntheticBench({ options, env0, s3, bucket, backupPrefix, workDir, watch, run })
     }
     say(`\nBench finished in ${secs(performance.now() - benchStarted)}.`)
     return 0
