@@ -807,6 +807,40 @@ function readVmHwmKb(pid) {
   }
 }
 
+/** The cells under RATE_COLUMNS for one table size. */
+function rateCells(n, ceilingRate, jobRate, a) {
+  return [
+    fmt(n),
+    fmt(ceilingRate),
+    fmt(jobRate),
+    fmt(a.copyRate),
+    fmt(a.copyRate / ceilingRate, 2),
+    fmt(a.passRate),
+    fmt(a.e2eRate),
+    fmt(a.e2eRate / jobRate, 2),
+    fmt(a.copyMs / 1000, 1),
+    fmt(a.verifyMs / 1000, 1),
+    fmt(a.wallMs / 1000, 1),
+    fmt(a.maxRssKb / 1024)
+  ]
+}
+
+/** The results tables' first columns, the same for DynamoDB Local and the synthetic endpoint. */
+const RATE_COLUMNS = [
+  'items',
+  'ceiling/s',
+  'job ceiling/s',
+  'action copy/s',
+  'ratio',
+  'pass/s',
+  'action e2e/s',
+  'e2e/job',
+  'copy s',
+  'verify s',
+  'wall s',
+  'peak RSS MB'
+]
+
 const ACTION_DEFAULTS = actionYmlDefaults()
 const DEFAULT_SEGMENTS = Number(ACTION_DEFAULTS['scan-segments'] || 8)
 const DEFAULT_WRITES = Number(ACTION_DEFAULTS['writes-in-flight'] || 32)
@@ -952,6 +986,20 @@ const noiseNote = (noise) =>
     : ''
 const noiseCell = (total) => `${fmt(total)}${total >= NOISE_WARN_PCT ? ' !!' : ''}`
 
+/** One ceiling run's line: its rate, CPU and calls, and for the same-job ceiling its phases. */
+function ceilingLine(result, job, noise) {
+  return (
+    `${secs(result.ms).padStart(8)}  ${fmt(result.rate).padStart(7)} items/s  ` +
+    `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent` +
+    (job
+      ? `; copy ${secs(result.copyMs)}, target scan ${secs(result.verifyMs)}, backup ` +
+        `${fmt(result.backupRawBytes / 2 ** 20)} MiB -> ${fmt(result.backupGzipBytes / 2 ** 20)} MiB gzip`
+      : '') +
+    ')' +
+    noiseNote(noise)
+  )
+}
+
 async function createTableFrom(ddb, described, name) {
   await deleteTable(ddb, name)
   await ddb.send(new sdk.CreateTableCommand(sdk.synth.definitionFrom(described, name)))
@@ -1054,16 +1102,7 @@ async function syntheticBench({ options, env0, s3, bucket, backupPrefix, workDir
         const result = out.result
         expect(label, result.scanned, result.written)
         result.rate = rate(n, result.ms)
-        say(
-          `${secs(result.ms).padStart(8)}  ${fmt(result.rate).padStart(7)} items/s  ` +
-            `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent` +
-            (job
-              ? `; copy ${secs(result.copyMs)}, target scan ${secs(result.verifyMs)}, backup ` +
-                `${fmt(result.backupRawBytes / 2 ** 20)} MiB -> ${fmt(result.backupGzipBytes / 2 ** 20)} MiB gzip`
-              : '') +
-            ')' +
-            noiseNote(out.noise)
-        )
+        say(ceilingLine(result, job, out.noise))
         await deleteTable(ddb, target)
         if (job) await deletePrefix(s3, bucket, backupPrefix)
         return { ...result, noise: out.noise, server: out.server }
@@ -1099,34 +1138,9 @@ async function syntheticBench({ options, env0, s3, bucket, backupPrefix, workDir
   )
   say(
     table(
-      [
-        'items',
-        'ceiling/s',
-        'job ceiling/s',
-        'action copy/s',
-        'ratio',
-        'pass/s',
-        'action e2e/s',
-        'e2e/job',
-        'copy s',
-        'verify s',
-        'wall s',
-        'peak RSS MB',
-        'noise %'
-      ],
+      [...RATE_COLUMNS, 'noise %'],
       rows.map(({ n, raw, job, action: a }) => [
-        fmt(n),
-        fmt(raw.rate),
-        fmt(job?.rate),
-        fmt(a.copyRate),
-        fmt(a.copyRate / raw.rate, 2),
-        fmt(a.passRate),
-        fmt(a.e2eRate),
-        fmt(a.e2eRate / job?.rate, 2),
-        fmt(a.copyMs / 1000, 1),
-        fmt(a.verifyMs / 1000, 1),
-        fmt(a.wallMs / 1000, 1),
-        fmt(a.maxRssKb / 1024),
+        ...rateCells(n, raw.rate, job?.rate, a),
         noiseCell(
           Math.max(a.noise?.total ?? NaN, raw.noise?.total ?? NaN, job?.noise?.total ?? NaN)
         )
@@ -1354,16 +1368,7 @@ async function main() {
       }
       result.rate = rate(source.n, result.ms)
       result.noise = noise
-      say(
-        `${secs(result.ms).padStart(8)}  ${fmt(result.rate).padStart(7)} items/s  ` +
-          `(CPU ${secs(result.cpuMs)}; ${result.calls} calls, ${result.unprocessed} unprocessed re-sent` +
-          (job
-            ? `; copy ${secs(result.copyMs)}, target scan ${secs(result.verifyMs)}, backup ` +
-              `${fmt(result.backupRawBytes / 2 ** 20)} MiB -> ${fmt(result.backupGzipBytes / 2 ** 20)} MiB gzip`
-            : '') +
-          ')' +
-          noiseNote(noise)
-      )
+      say(ceilingLine(result, job, noise))
       await deleteTable(ddb, target)
       created.delete(target)
       if (job) await deletePrefix(s3, bucket, backupPrefix)
@@ -1466,37 +1471,9 @@ async function main() {
       )
       say(
         table(
-          [
-            'items',
-            'ceiling/s',
-            'job ceiling/s',
-            'action copy/s',
-            'ratio',
-            'pass/s',
-            'action e2e/s',
-            'e2e/job',
-            'copy s',
-            'verify s',
-            'wall s',
-            'peak RSS MB',
-            'CPU s',
-            'ceiling CPU s',
-            'job CPU s',
-            'noise %'
-          ],
+          [...RATE_COLUMNS, 'CPU s', 'ceiling CPU s', 'job CPU s', 'noise %'],
           rows.map(({ n, ceiling, rawCpuMs, job, action: a, noise }) => [
-            fmt(n),
-            fmt(ceiling),
-            fmt(job?.rate),
-            fmt(a.copyRate),
-            fmt(a.copyRate / ceiling, 2),
-            fmt(a.passRate),
-            fmt(a.e2eRate),
-            fmt(a.e2eRate / job?.rate, 2),
-            fmt(a.copyMs / 1000, 1),
-            fmt(a.verifyMs / 1000, 1),
-            fmt(a.wallMs / 1000, 1),
-            fmt(a.maxRssKb / 1024),
+            ...rateCells(n, ceiling, job?.rate, a),
             fmt(a.cpuMs / 1000, 1),
             fmt(rawCpuMs / 1000, 1),
             fmt(job?.cpuMs / 1000, 1),

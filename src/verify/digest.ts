@@ -67,8 +67,11 @@ function plainNumber(text: string): string | undefined {
   return `${sign}${text.slice(intStart, end)}e${intEnd - end}`
 }
 
-/** Any other spelling DynamoDB accepts on input: exponents, `+`, surrounding spaces. */
-function spelledNumber(text: string): string {
+/**
+ * The general rule, for any spelling DynamoDB accepts on input (exponents, `+`, surrounding
+ * spaces); normalizeNumber's fast path must agree with it wherever both apply.
+ */
+export function spelledNumber(text: string): string {
   const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text)
   if (!match || (match[2] === '' && (match[3] ?? '') === '')) return `?${text}`
   const sign = match[1] === '-' ? '-' : ''
