@@ -36,6 +36,11 @@ export class Problems {
     this.found.push({ code, message, ...(pair ? { pair } : {}) })
   }
 
+  /** The messages found so far that concern `pair` (its own, and those of no one pair). */
+  messagesFor(pair: TablePair): string[] {
+    return this.found.filter((p) => p.pair === undefined || p.pair === pair).map((p) => p.message)
+  }
+
   throwIfAny(ctx: RunContext): void {
     const first = this.found[0]
     if (!first) return
@@ -117,7 +122,7 @@ async function describeOrNote(
     if (required) {
       problems.add(
         `preflight.missing${role}`,
-        `${role} table '${name}' does not exist in ${ctx.inputs.region}${role === 'Target' && ctx.inputs.mode === 'copy' ? ". Create it with your IaC first, or set 'create-target: true' to clone the source's definition" : ''}.`,
+        `${role} table '${name}' does not exist in ${ctx.inputs.region}${role === 'Target' && (ctx.inputs.mode === 'copy' || ctx.inputs.mode === 'plan') ? ". Create it with your IaC first, or set 'create-target: true' to clone the source's definition" : ''}.`,
         pair
       )
     }
@@ -162,48 +167,75 @@ export interface CopyPlan extends SourcePlan {
 
 /** copy: everything that must hold before the first write, for every pair. */
 export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
-  const { inputs } = ctx
   const problems = new Problems()
   const plans: CopyPlan[] = []
-  for (const pair of inputs.pairs) {
-    const target = pair.target ?? ''
-    const source = await describeOrNote(ctx, pair.source, 'Source', problems, true, pair)
-    const targetInfo = await describeOrNote(
-      ctx,
-      target,
-      'Target',
-      problems,
-      !inputs.createTarget,
-      pair
-    )
-    if (!source) continue
-    let differences: DefinitionDifferences = { blocking: [], advisory: [] }
-    let targetWasEmpty = true
-    if (targetInfo) {
-      differences = compareDefinitions(source, targetInfo)
-      if (differences.blocking.length > 0) {
-        problems.add(
-          'preflight.definitionMismatch',
-          `'${pair.source}' -> '${target}': the tables' keys or indexes differ, so the copy would not be the same table: ${differences.blocking.join('; ')}. Fix the target's definition (in your IaC) first.`,
-          pair
-        )
-      }
-      // A table still CREATING cannot be scanned yet; its status is reported already.
-      const usable = USABLE_TABLE_STATUSES.includes(targetInfo.description.TableStatus ?? '')
-      targetWasEmpty = !usable || (await isTableEmpty(ctx.clients.dynamodb, target))
-      if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
-        problems.add(
-          'preflight.targetNotEmpty',
-          `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`,
-          pair
-        )
-      }
-    }
-    plans.push({ pair, source, target, targetInfo, targetWasEmpty, differences })
+  for (const pair of ctx.inputs.pairs) {
+    const checked = await checkCopyPair(ctx, pair, problems)
+    if (checked.plan) plans.push(checked.plan)
   }
   await checkBackupDestination(ctx, problems, true)
   problems.throwIfAny(ctx)
   return plans
+}
+
+/** What checkCopyPair found of one pair, refused or not (plan shows the tables either way). */
+export interface CopyPairCheck {
+  source: TableInfo | null
+  targetInfo: TableInfo | null
+  /** Present when the source exists; the pair may still have refusals in `problems`. */
+  plan?: CopyPlan
+}
+
+/**
+ * Everything copy checks of one pair before any write, each refusal added to `problems`:
+ * both tables exist (the target unless `create-target`) and are usable, their keys and
+ * indexes match, the target is empty (unless allowed). plan calls this too, so it reports
+ * copy's own refusals, word for word.
+ */
+export async function checkCopyPair(
+  ctx: RunContext,
+  pair: TablePair,
+  problems: Problems
+): Promise<CopyPairCheck> {
+  const { inputs } = ctx
+  const target = pair.target ?? ''
+  const source = await describeOrNote(ctx, pair.source, 'Source', problems, true, pair)
+  const targetInfo = await describeOrNote(
+    ctx,
+    target,
+    'Target',
+    problems,
+    !inputs.createTarget,
+    pair
+  )
+  if (!source) return { source, targetInfo }
+  let differences: DefinitionDifferences = { blocking: [], advisory: [] }
+  let targetWasEmpty = true
+  if (targetInfo) {
+    differences = compareDefinitions(source, targetInfo)
+    if (differences.blocking.length > 0) {
+      problems.add(
+        'preflight.definitionMismatch',
+        `'${pair.source}' -> '${target}': the tables' keys or indexes differ, so the copy would not be the same table: ${differences.blocking.join('; ')}. Fix the target's definition (in your IaC) first.`,
+        pair
+      )
+    }
+    // A table still CREATING cannot be scanned yet; its status is reported already.
+    const usable = USABLE_TABLE_STATUSES.includes(targetInfo.description.TableStatus ?? '')
+    targetWasEmpty = !usable || (await isTableEmpty(ctx.clients.dynamodb, target))
+    if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
+      problems.add(
+        'preflight.targetNotEmpty',
+        `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`,
+        pair
+      )
+    }
+  }
+  return {
+    source,
+    targetInfo,
+    plan: { pair, source, target, targetInfo, targetWasEmpty, differences }
+  }
 }
 
 /** verify: sources and targets exist. */

@@ -264,7 +264,7 @@ describe('plan', () => {
     expect(pair.plan.copy.action).toBe('refuse')
     expect(pair.plan.copy.estimate.items).toBe(100)
     expect(missing.plan.copy.refusals).toEqual(
-      expect.arrayContaining([expect.stringMatching(/source table .* does not exist/)])
+      expect.arrayContaining([expect.stringMatching(/Source table .* does not exist/)])
     )
     expect(result.summary).toContain('Blocking differences')
     expect(result.outputs.verified).toBe('false')

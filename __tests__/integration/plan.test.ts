@@ -102,11 +102,19 @@ async function plan(
   return { result, plans: result.report.pairs.map((p) => p.plan as Plan) }
 }
 
-/** copy with the same inputs: it must refuse, before any write, with `code`. */
-async function expectCopyRefuses(extra: Record<string, string>, code: string): Promise<void> {
+/**
+ * copy with the same inputs: it must refuse, before any write, with `code`, and (given plan's
+ * refusals for the first pair) with exactly those words.
+ */
+async function expectCopyRefuses(
+  extra: Record<string, string>,
+  code: string,
+  refusals?: string[]
+): Promise<void> {
   const result = await runAction({ mode: 'copy', ...inputs, ...extra })
   expect(result.failed).toBe(true)
   expect(result.report.errorCode).toBe(code)
+  if (refusals) expect(result.report.pairs[0]?.error).toBe(refusals.join(' '))
   expect(await listKeys(s3, bucket, '')).toEqual([])
 }
 
@@ -167,11 +175,11 @@ describe('plan', () => {
     expect(result.failed).toBe(false)
     expect(plans[0]?.copy.action).toBe('refuse')
     expect(plans[0]?.copy.refusals).toEqual([
-      `target table '${target}' already holds items (empty it, or set 'allow-non-empty-target: true' to copy into it anyway)`
+      `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`
     ])
-    expect(result.log).toContain(`::warning::${source} -> ${target}: copy would refuse: target`)
+    expect(result.log).toContain(`::warning::${source} -> ${target}: copy would refuse: Target`)
     expect(result.summary).toContain('copy would refuse because')
-    await expectCopyRefuses(tables, 'preflight.targetNotEmpty')
+    await expectCopyRefuses(tables, 'preflight.targetNotEmpty', plans[0]?.copy.refusals)
     expect(await canonicalContents(ddb, target)).toEqual(before)
 
     // Allowed: copy would copy, and verification then costs a lookup per item.
@@ -206,9 +214,11 @@ describe('plan', () => {
     ])
     expect(plans[0]?.differing).toEqual(['keys', 'attributes'])
     expect(plans[0]?.copy.action).toBe('refuse')
-    expect(plans[0]?.copy.refusals).toEqual([blocking])
+    expect(plans[0]?.copy.refusals).toEqual([
+      expect.stringContaining(`differ, so the copy would not be the same table: ${blocking}.`)
+    ])
     expect(plans[0]?.target?.attributes).toBe('id:S')
-    await expectCopyRefuses(tables, 'preflight.definitionMismatch')
+    await expectCopyRefuses(tables, 'preflight.definitionMismatch', plans[0]?.copy.refusals)
   })
 
   it('compares definitions field by field: index order does not matter, each field is named', async () => {
@@ -275,8 +285,12 @@ describe('plan', () => {
       target: 'ALL',
       blocking: true
     })
-    expect(refused[0]?.copy.refusals).toEqual([projection])
-    await expectCopyRefuses({ tables: `${source} -> ${other}` }, 'preflight.definitionMismatch')
+    expect(refused[0]?.copy.refusals).toEqual([expect.stringContaining(`: ${projection}. Fix`)])
+    await expectCopyRefuses(
+      { tables: `${source} -> ${other}` },
+      'preflight.definitionMismatch',
+      refused[0]?.copy.refusals
+    )
   })
 
   it('reports a missing target as a refusal, and plans its creation with create-target', async () => {
@@ -288,9 +302,9 @@ describe('plan', () => {
     expect(plans[0]?.target).toBeNull()
     expect(plans[0]?.copy.action).toBe('refuse')
     expect(plans[0]?.copy.refusals).toEqual([
-      expect.stringContaining(`target table '${target}' does not exist in us-east-1`)
+      `Target table '${target}' does not exist in us-east-1. Create it with your IaC first, or set 'create-target: true' to clone the source's definition.`
     ])
-    await expectCopyRefuses(tables, 'preflight.missingTarget')
+    await expectCopyRefuses(tables, 'preflight.missingTarget', plans[0]?.copy.refusals)
 
     const create = await plan({ ...tables, 'create-target': 'true' })
     expect(create.plans[0]?.copy).toMatchObject({ action: 'create target and copy', refusals: [] })
@@ -334,8 +348,8 @@ describe('plan', () => {
     const p = result.report.pairs[0]?.plan as Plan
     expect(p.target?.status).toBe('CREATING')
     expect(p.copy.action).toBe('refuse')
-    expect(p.copy.refusals).toEqual([`target table '${target}' is CREATING, not ACTIVE`])
-    await expectCopyRefuses(viaProxy, 'preflight.tableNotActive')
+    expect(p.copy.refusals).toEqual([`Target table '${target}' is CREATING, not ACTIVE.`])
+    await expectCopyRefuses(viaProxy, 'preflight.tableNotActive', p.copy.refusals)
     expect(await canonicalContents(ddb, target)).toEqual(new Map())
   })
 
@@ -350,8 +364,8 @@ describe('plan', () => {
     const { plans } = await plan(tables)
     const [first, second] = plans as [Plan, Plan]
     expect(second.copy.refusals).toEqual([
-      expect.stringContaining(`source table '${source}-none' does not exist`),
-      expect.stringContaining(`target table '${good}-none' does not exist`),
+      expect.stringContaining(`Source table '${source}-none' does not exist`),
+      expect.stringContaining(`Target table '${good}-none' does not exist`),
       expect.stringContaining(`Backup bucket '${missingBucket}' cannot be used`)
     ])
     expect(first.copy.action).toBe('refuse')

@@ -10,10 +10,10 @@ import {
   type TableInfo
 } from '../dynamo/definitions.js'
 import { estimateCopy, type CopyEstimate } from '../dynamo/estimate.js'
-import { describeTable, isTableEmpty } from '../dynamo/tables.js'
 import {
-  USABLE_TABLE_STATUSES,
+  Problems,
   backupDestinationProblems,
+  checkCopyPair,
   checkRestorePair,
   restoreScratchProblem
 } from '../preflight.js'
@@ -23,9 +23,11 @@ import { formatDuration } from '../util/progress.js'
 import { forEachPair } from './pairs.js'
 
 /**
- * plan: read-only. Describes both tables, their differences, and what copy would do: the
- * same refusals as copy's preflight (missing or unusable tables, differing keys or indexes,
- * a non-empty target, no backup destination or an unreachable bucket) and an estimate.
+ * plan: read-only. Describes both tables, their differences, and what copy would do: copy's
+ * own refusals, from the same per-pair check copy's preflight runs (checkCopyPair: missing or
+ * unusable tables, differing keys or indexes, a non-empty target) and the same questions of
+ * the backup destination (reads only: no test write), and an estimate. With `plan-for:
+ * restore`, restore's checks instead (planRestore).
  */
 export async function runPlan(ctx: RunContext): Promise<void> {
   if (ctx.inputs.planFor === 'restore') return planRestore(ctx)
@@ -76,34 +78,17 @@ async function planPair(
   pair: TablePair,
   backupRefusals: string[]
 ): Promise<PairPlan> {
-  const { inputs } = ctx
-  const targetName = pair.target ?? ''
-  const source = await describeTable(ctx.clients.dynamodb, pair.source)
-  const target = await describeTable(ctx.clients.dynamodb, targetName)
-  const refusals: string[] = []
-  if (!source) refusals.push(`source table '${pair.source}' does not exist in ${inputs.region}`)
-  if (!target && !inputs.createTarget) {
-    refusals.push(
-      `target table '${targetName}' does not exist in ${inputs.region} (create it with your IaC, or set 'create-target: true' to clone the source's definition)`
-    )
-  }
-  refusals.push(...statusRefusal('source', source), ...statusRefusal('target', target))
+  // copy's own per-pair checks: the refusals are copy's, word for word.
+  const problems = new Problems()
+  const { source, targetInfo: target, plan: copyPlan } = await checkCopyPair(ctx, pair, problems)
+  const refusals = [...problems.messagesFor(pair), ...backupRefusals]
   const sourceDefinition = source ? toDefinition(source) : null
   const targetDefinition = target ? toDefinition(target) : null
   const differences: DefinitionComparison =
     sourceDefinition && targetDefinition
       ? diffDefinitions(sourceDefinition, targetDefinition)
       : { blocking: [], advisory: [], differences: [] }
-  refusals.push(...differences.blocking)
-  // A Limit-1 scan, as copy's preflight does; not on a table that cannot serve it yet.
-  const targetHoldsItems =
-    target !== null && isUsable(target) && !(await isTableEmpty(ctx.clients.dynamodb, target.name))
-  if (targetHoldsItems && !inputs.allowNonEmptyTarget) {
-    refusals.push(
-      `target table '${targetName}' already holds items (empty it, or set 'allow-non-empty-target: true' to copy into it anyway)`
-    )
-  }
-  refusals.push(...backupRefusals)
+  const targetHoldsItems = copyPlan !== undefined && !copyPlan.targetWasEmpty
   const plan: PairPlan = {
     source: source && sourceDefinition && planSettings(source, sourceDefinition),
     target: target && targetDefinition && planSettings(target, targetDefinition),
@@ -120,15 +105,6 @@ async function planPair(
     })
   }
   return plan
-}
-
-function isUsable(info: TableInfo): boolean {
-  return USABLE_TABLE_STATUSES.includes(info.description.TableStatus ?? '')
-}
-
-function statusRefusal(role: 'source' | 'target', info: TableInfo | null): string[] {
-  if (!info || isUsable(info)) return []
-  return [`${role} table '${info.name}' is ${info.description.TableStatus ?? '?'}, not ACTIVE`]
 }
 
 /** The table's state around its definition, in the order plan's table shows them. */
