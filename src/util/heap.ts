@@ -10,9 +10,10 @@ import { runInNewContext } from 'node:vm'
  * 400 MB. The runner starts the action as `node dist/index.js`, so `--max-old-space-size`
  * cannot be given; instead, once the heap in use passes a threshold, the pass asks V8 for a
  * full collection (the same call Jest's leak detector uses). The threshold is the budget, or
- * twice what was live after the last collection if that is more: a large live set (huge
- * items) never makes it collect over and over, since at least as much as is live is allocated
- * between two collections. One check reads a counter; collections are a few per 100 MB of pages.
+ * 1.5 times what was live after the last collection if that is more: a large live set (huge
+ * items) never makes it collect over and over, since at least half as much as is live is
+ * allocated between two collections. One check reads a counter. Budget and factor come from
+ * `npm run bench` (README, Tuning): 96 MB and 1.5 gave the lowest peak at no measurable CPU.
  */
 export class HeapGuard {
   private readonly budget: number
@@ -38,7 +39,7 @@ export class HeapGuard {
 
   /** Sets the next threshold from what was live after a collection. */
   collected(live: number): void {
-    this.threshold = Math.max(this.budget, 2 * live)
+    this.threshold = Math.max(this.budget, 1.5 * live)
   }
 
   /** Heap in use at which the next collection happens. */
@@ -48,7 +49,7 @@ export class HeapGuard {
 }
 
 /** Heap in use (live and garbage) at which a pass collects: the live window is far smaller. */
-export const DEFAULT_HEAP_BUDGET = 128 * 1024 * 1024
+export const DEFAULT_HEAP_BUDGET = 96 * 1024 * 1024
 
 let gc: (() => void) | null | undefined
 /** V8's full collection, or null where it cannot be had. */
