@@ -95,7 +95,29 @@ export async function moveIntoTarget(
     }
     report.sourceCount = pass.digest.count
     report.sourceDigest = pass.digest.digest
-    await move.afterWrite?.(pass, backup)
+    // A target that started empty is proven by a scan of it, which starts now, beside the
+    // backup's finish (its last part, the S3 proof, the manifests, an artifact): one is this
+    // process's work, the other the network's. The verdict is taken only after the backup
+    // has finished; if the backup fails, the scan stops asking for pages and the backup's
+    // error is the run's. (A by-key proof reads the source again: it waits, as before.)
+    const verifyStarted = Date.now()
+    let stopScan = false
+    const targetScan = move.targetWasEmpty
+      ? runPipeline(ctx, {
+          table: target,
+          label: `verify ${target}`,
+          approximateItems: pass.scanned,
+          shouldStop: () => stopScan
+        })
+      : undefined
+    targetScan?.catch(() => undefined) // awaited below; this only marks it handled meanwhile
+    try {
+      await move.afterWrite?.(pass, backup)
+    } catch (error) {
+      stopScan = true
+      await targetScan?.catch(() => undefined)
+      throw error
+    }
     report.phases = { copyMs: Date.now() - copyStarted }
     const { unprocessedRetried, errorsRetried } = writer.stats
     if (unprocessedRetried + errorsRetried > 0) {
@@ -104,21 +126,8 @@ export async function moveIntoTarget(
       )
     }
 
-    const verifyStarted = Date.now()
-    const verdict = move.targetWasEmpty
-      ? await judgeDigests(
-          ctx,
-          source,
-          target,
-          pass.digest,
-          (
-            await runPipeline(ctx, {
-              table: target,
-              label: `verify ${target}`,
-              approximateItems: pass.scanned
-            })
-          ).digest
-        )
+    const verdict = targetScan
+      ? await judgeDigests(ctx, source, target, pass.digest, (await targetScan).digest)
       : await verifyContained(ctx, source, target, pass.scanned)
     const verified = recordVerdict(report, verdict)
     report.phases.verifyMs = Date.now() - verifyStarted
