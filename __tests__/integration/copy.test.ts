@@ -224,6 +224,38 @@ describe('copy (DynamoDB Local + S3)', () => {
     expect(missing).toBeNull()
   })
 
+  it("fails with the backup's error when the backup fails while the copy is being proven", async () => {
+    const source = uniqueName('late-src')
+    const target = uniqueName('late-dst')
+    await createTable(ddb, indexedDefinition(source))
+    await createTable(ddb, indexedDefinition(target))
+    await seed(ddb, source, sourceItems(300))
+    // The artifact upload, the backup's last step, fails after every item is written: the
+    // proof's scan of the target runs beside it and must not turn the pair into 'verified'.
+    const result = await runAction(
+      baseInputs({
+        tables: `${source} -> ${target}`,
+        'backup-s3-uri': '',
+        'backup-artifact': 'true'
+      }),
+      {
+        artifacts: {
+          check: async () => undefined,
+          upload: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 50))
+            throw new Error('the artifact service answered 503')
+          }
+        }
+      }
+    )
+    expect(result.failed).toBe(true)
+    expect(result.report.errorCode).toBe('backup.artifactFailed')
+    expect(result.report.pairs[0]?.error).toContain('the artifact service answered 503')
+    expect(result.report.pairs[0]?.status).not.toBe('verified')
+    expect(result.outputs.verified).toBe('false')
+    expect(result.log).not.toContain('verified by count and content digest')
+  })
+
   it('turns TTL on in a created target only after the copy is verified', async () => {
     const source = uniqueName('ttl-src')
     const target = uniqueName('ttl-dst')
