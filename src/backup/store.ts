@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { open as openFile, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import * as path from 'node:path'
@@ -297,27 +297,35 @@ export class LocalStore implements BackupStore {
     return { real, ino: info.ino, dev: info.dev }
   }
 
-  async open(relative: string, within?: string): Promise<Readable> {
+  /**
+   * Opens a confined file and checks that the open handle is the file that was confined (not
+   * one swapped in between); the caller owns the handle.
+   */
+  private async openConfined(
+    relative: string,
+    within?: string
+  ): Promise<{ handle: FileHandle; info: Stats }> {
     const { real, ino, dev } = await this.confined(relative, within)
     const handle = await openFile(real, OPEN_FLAGS)
     try {
       const info = await handle.stat()
       if (!info.isFile() || info.ino !== ino || info.dev !== dev)
         throw new StoreRefusal(`${quoteName(relative)} changed while it was being opened`)
+      return { handle, info }
     } catch (error) {
       await handle.close()
       throw error
     }
+  }
+
+  async open(relative: string, within?: string): Promise<Readable> {
+    const { handle } = await this.openConfined(relative, within)
     return handle.createReadStream()
   }
 
   async openPinned(relative: string, within: string, pins: Map<string, string>): Promise<Readable> {
-    const { real, ino, dev } = await this.confined(relative, within)
-    const handle = await openFile(real, OPEN_FLAGS)
+    const { handle, info } = await this.openConfined(relative, within)
     try {
-      const info = await handle.stat()
-      if (!info.isFile() || info.ino !== ino || info.dev !== dev)
-        throw new StoreRefusal(`${quoteName(relative)} changed while it was being opened`)
       const version = fileVersion(info)
       const pinned = pins.get(relative)
       if (pinned === undefined) pins.set(relative, version)
