@@ -39,6 +39,8 @@ export interface BackupOptions {
   runLabel: string
   /** Start a new data file after this many uncompressed bytes. */
   maxFileBytes?: number
+  /** ... or after this many items (bounds the pass's durable ledger). */
+  maxFileItems?: number
   /** Bytes of a multipart upload's part (S3 wants 5 MiB or more for all but the last). */
   partBytes?: number
   /** Parts uploaded at once; with the one being filled, the most held in memory. */
@@ -78,6 +80,13 @@ interface OpenDataFile {
 }
 
 const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+/**
+ * A data file also ends at this many items: until its file is complete, a page's item hashes
+ * wait in the pass's durable ledger (32 bytes an item), so a table of tiny items must not
+ * fill 256 MB of JSON per file (about 8 MB of hashes at most; ~1 KB items reach both caps
+ * together).
+ */
+const DEFAULT_MAX_FILE_ITEMS = 250_000
 /**
  * 8 MiB parts, 2 in flight: at most 3 parts (24 MiB) of a backup in memory. A data file
  * (256 MB of JSON before gzip) takes a few parts, far below S3's 10,000; an 8 MiB part
@@ -211,7 +220,10 @@ export class BackupWriter {
       await file.finished.catch(() => undefined)
       throw this.failure ?? backupFailure(`writing ${this.whereOf(file)}`, error)
     }
-    if (file.rawBytes >= (this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)) {
+    if (
+      file.rawBytes >= (this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES) ||
+      file.entry.itemCount >= (this.options.maxFileItems ?? DEFAULT_MAX_FILE_ITEMS)
+    ) {
       await this.closeDataFile()
     }
   }
@@ -294,7 +306,7 @@ export class BackupWriter {
   /**
    * Resolves once every item written so far is in a data file that is complete and proven
    * (S3) or closed (local): a page is in the backup once this resolves after its write. Data
-   * files end at `maxFileBytes` or at `finish`, so this may wait that long. Rejects with the
+   * files end at `maxFileBytes`, `maxFileItems` or at `finish`, so this may wait that long. Rejects with the
    * backup's failure.
    */
   async stored(): Promise<void> {

@@ -294,6 +294,15 @@ describe('writer.ts', () => {
     expect(fake.dataKeys()).toHaveLength(2)
   })
 
+  it('ends a data file at maxFileItems too, however small the items', async () => {
+    const fake = new FakeS3()
+    const writer = await open({ maxFileItems: 40 })
+    for (let at = 0; at < 100; at += 20) await writer.write(randomItems(20, 20, at))
+    const result = await writer.finish(DIGEST)
+    expect(result.files.map((f) => f.itemCount)).toEqual([40, 40, 20])
+    expect(fake.dataKeys()).toHaveLength(3)
+  })
+
   it('rejects stored() once the backup is aborted', async () => {
     new FakeS3()
     const writer = await open()
