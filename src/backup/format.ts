@@ -1,12 +1,13 @@
 import type { TableDescription } from '@aws-sdk/client-dynamodb'
-import type { DigestSummary, Item } from '../types.js'
+import type { DigestSummary } from '../types.js'
 
 /**
- * One line of a data file: `{"Item":{...}}` and a newline. The item is already DynamoDB
- * JSON as the wire carried it, so the line is its JSON text: JSON.stringify writes every own
- * attribute (`__proto__` included) and the numbers' and binaries' text as they came.
+ * One line of a data file: `{"Item":{...}}` and a newline, from the item's JSON text: the
+ * wire's own (a Scan answer read by readScanAnswer, which holds no raw newline), or
+ * JSON.stringify of the parsed item, which writes every own attribute (`__proto__` included)
+ * and the numbers' and binaries' text as they came.
  */
-export function itemLine(item: Item, text: string = JSON.stringify(item)): string {
+export function itemLine(text: string): string {
   return `{"Item":${text}}\n`
 }
 

@@ -8,6 +8,7 @@ import * as core from '@actions/core'
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { ActionError, errorMessage } from '../errors.js'
 import { fsReason } from './destination.js'
+import { PageItems } from '../dynamo/page-items.js'
 import type { TableInfo } from '../dynamo/tables.js'
 import type { DigestSummary, Item, S3Location } from '../types.js'
 import { DataFileSink } from './data-sink.js'
@@ -195,18 +196,19 @@ export class BackupWriter {
    * Appends items; calls are queued, so concurrent scan segments may call it freely. Resolves
    * once the items are in the gzip stream and its output fits in the parts allowed in memory.
    */
-  write(items: readonly Item[], texts?: readonly string[]): Promise<void> {
-    const next = this.queue.then(() => this.append(items, texts))
+  write(items: readonly Item[] | PageItems): Promise<void> {
+    const page = items instanceof PageItems ? items : PageItems.of(items)
+    const next = this.queue.then(() => this.append(page))
     this.queue = next.catch(() => undefined)
     return next
   }
 
-  private async append(items: readonly Item[], texts?: readonly string[]): Promise<void> {
+  private async append(items: PageItems): Promise<void> {
     this.throwIfFailed()
     if (items.length === 0) return
     const file = this.current ?? this.openDataFile()
     let text = ''
-    for (let i = 0; i < items.length; i++) text += itemLine(items[i] as Item, texts?.[i])
+    for (let i = 0; i < items.length; i++) text += itemLine(items.text(i))
     if (file.entry.itemCount === 0) {
       const first = text.slice(0, text.indexOf('\n'))
       file.firstLineSha256 = createHash('sha256').update(first).digest()

@@ -3,6 +3,8 @@ import { ActionError, errorMessage } from '../errors.js'
 import type { Item } from '../types.js'
 import { withRetry, type Sleep } from '../util/retry.js'
 import { Slots } from '../util/slots.js'
+import { PageItems } from './page-items.js'
+import { readScanAnswer, type ScanAnswer } from './scan-answer.js'
 import { sendWire } from './wire.js'
 
 /**
@@ -52,9 +54,18 @@ interface WireScanOutput {
   ConsumedCapacity?: { CapacityUnits?: number }
 }
 
+/** A Scan answer as the scan hands it on: read by the fast reader, or parsed. */
+interface ReadPage {
+  items: PageItems
+  /** Read by the general path rather than readScanAnswer. */
+  parsed: boolean
+  lastEvaluatedKey?: Item
+  consumedCapacity: number
+}
+
 export interface ScanPage {
   segment: number
-  items: Item[]
+  items: PageItems
   /** Where this segment resumes after the page; absent on its last page. */
   lastEvaluatedKey?: Item
   consumedCapacity: number
@@ -80,6 +91,8 @@ export interface ScanOptions {
   pagesInFlight?: number
   /** Aim for pages of about this many bytes on the wire; 0 leaves them at DynamoDB's 1 MB. */
   pageBytes?: number
+  /** The key attributes whose key text each item's page should carry (for the writer). */
+  keyAttributes?: readonly string[]
   retryTimeoutMs: number
   /** Checked before each page is requested: true ends the scan early (no error). */
   shouldStop?: () => boolean
@@ -91,6 +104,8 @@ export interface ScanTotals {
   pages: number
   items: number
   consumedCapacity: number
+  /** Pages the fast reader left to the general path (JSON.parse): 0 for DynamoDB's own answers. */
+  parsedPages: number
 }
 
 /**
@@ -108,7 +123,7 @@ export async function scanTable(
   options: ScanOptions,
   onPage: (page: ScanPage) => Promise<void>
 ): Promise<ScanTotals> {
-  const totals: ScanTotals = { pages: 0, items: 0, consumedCapacity: 0 }
+  const totals: ScanTotals = { pages: 0, items: 0, consumedCapacity: 0, parsedPages: 0 }
   const segments = options.onlySegments ?? [...Array(options.segments).keys()]
   let stopped = false
   const slots = new Slots(
@@ -118,7 +133,8 @@ export async function scanTable(
   const pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES
   const sizer = pageBytes > 0 ? new PageSizer(pageBytes) : undefined
 
-  const fetchPage = (segment: number, startKey: Item | undefined): Promise<WireScanOutput> =>
+  const keyAttributes = options.keyAttributes
+  const fetchPage = (segment: number, startKey: Item | undefined): Promise<ReadPage> =>
     withRetry(
       () => {
         let received = 0
@@ -131,15 +147,21 @@ export async function scanTable(
           ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
         }
         // The SDK gets only what routes the call; the body is the request's own JSON, so a
-        // start key with any attribute name goes out as it came in.
-        return sendWire<WireScanOutput>(
+        // start key with any attribute name goes out as it came in. The answer is read by
+        // readScanAnswer where it can (no items built), else parsed by the general path.
+        return sendWire<WireScanOutput | { fast: ScanAnswer }>(
           client,
           new ScanCommand(request as unknown as ScanCommandInput),
           { TableName: options.table },
           undefined,
-          (bytes) => (received = bytes)
-        ).then((page) => {
-          sizer?.record(received, page.Items?.length ?? 0)
+          (bytes) => (received = bytes),
+          (text) => {
+            const fast = readScanAnswer(text, keyAttributes)
+            return fast ? { fast } : undefined
+          }
+        ).then((answer) => {
+          const page = readPage(answer, keyAttributes)
+          sizer?.record(received, page.items.length)
           return page
         })
       },
@@ -154,7 +176,7 @@ export async function scanTable(
   const fetchHeld = async (
     segment: number,
     startKey: Item | undefined
-  ): Promise<WireScanOutput | undefined> => {
+  ): Promise<ReadPage | undefined> => {
     await slots.acquire()
     if (stopped) {
       slots.release()
@@ -171,23 +193,24 @@ export async function scanTable(
   const runSegment = async (segment: number): Promise<void> => {
     const start = options.startKeys?.[segment]
     if (start === null) return
-    let next: Promise<WireScanOutput | undefined> | undefined = fetchHeld(segment, start)
+    let next: Promise<ReadPage | undefined> | undefined = fetchHeld(segment, start)
     try {
       while (next && !stopped) {
-        const page: WireScanOutput | undefined = await next
+        const page: ReadPage | undefined = await next
         next = undefined
         if (!page) break
         try {
-          const lastKey: Item | undefined = page.LastEvaluatedKey
+          const lastKey: Item | undefined = page.lastEvaluatedKey
           next = lastKey && !options.shouldStop?.() ? fetchHeld(segment, lastKey) : undefined
           // The look-ahead may fail while onPage runs: it is awaited (and rethrown) on the
           // next turn; this only keeps it from counting as an unhandled rejection meanwhile.
           next?.catch(() => undefined)
-          const items = page.Items ?? []
-          const consumed = page.ConsumedCapacity?.CapacityUnits ?? 0
+          const items = page.items
+          const consumed = page.consumedCapacity
           totals.pages++
           totals.items += items.length
           totals.consumedCapacity += consumed
+          if (page.parsed) totals.parsedPages++
           const scanPage: ScanPage = { segment, items, consumedCapacity: consumed }
           if (lastKey) scanPage.lastEvaluatedKey = lastKey
           await onPage(scanPage)
@@ -224,4 +247,26 @@ export async function scanTable(
     )
   }
   return totals
+}
+
+/** A Scan answer as read by readScanAnswer, or as parsed (the general path, or a client mock). */
+function readPage(
+  answer: WireScanOutput | { fast: ScanAnswer },
+  keyAttributes?: readonly string[]
+): ReadPage {
+  if ('fast' in answer) {
+    const fast = answer.fast
+    return {
+      items: PageItems.fromAnswer(fast, keyAttributes),
+      parsed: false,
+      ...(fast.lastEvaluatedKey ? { lastEvaluatedKey: fast.lastEvaluatedKey } : {}),
+      consumedCapacity: fast.consumedCapacity ?? 0
+    }
+  }
+  return {
+    items: PageItems.of(answer.Items ?? []),
+    parsed: true,
+    ...(answer.LastEvaluatedKey ? { lastEvaluatedKey: answer.LastEvaluatedKey } : {}),
+    consumedCapacity: answer.ConsumedCapacity?.CapacityUnits ?? 0
+  }
 }

@@ -131,7 +131,9 @@ export function parseWireBody(text: string, operation: string): Record<string, u
  * wire carried it. The SDK's serializer sees only `routing` (what names the table for
  * endpoint rules); the body sent is `body`, the exact JSON text of the request (by default
  * JSON.stringify of the input). `received` learns the size in bytes of the answer it returns.
- * Under a client mock (no HTTP) the mock sees the whole input and its answer is taken as the
+ * `read`, when given, is tried on the answer's text first (a reader that builds no objects);
+ * where it returns undefined the general path (`parseWireBody`) reads it, inside the SDK's
+ * retry loop either way. Under a client mock (no HTTP) the mock sees the whole input and its answer is taken as the
  * wire answer.
  */
 export async function sendWire<T>(
@@ -139,7 +141,8 @@ export async function sendWire<T>(
   command: ScanCommand | BatchWriteItemCommand | BatchGetItemCommand,
   routing: object,
   body: string = JSON.stringify(command.input),
-  received?: (bytes: number) => void
+  received?: (bytes: number) => void,
+  read?: (text: string) => object | undefined
 ): Promise<T> {
   const operation = (command.constructor as { name?: string }).name?.replace(/Command$/, '') ?? ''
   let parsed: Record<string, unknown> | undefined
@@ -173,7 +176,8 @@ export async function sendWire<T>(
           )
         }
         // Inside the SDK's retry loop: an answer that fails the count is asked for again.
-        parsed = parseWireBody(text, operation)
+        parsed =
+          (read?.(text) as Record<string, unknown> | undefined) ?? parseWireBody(text, operation)
         received?.(bytes)
         // The SDK's decoder still runs, on an empty object: its result is not used.
         response.body = EMPTY_BODY

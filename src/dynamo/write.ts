@@ -5,17 +5,36 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { Item } from '../types.js'
 import { describeKey } from '../util/redact.js'
+import { PageItems } from './page-items.js'
 import { BatchCalls, type BatchOutcome, type BatchSettings, type BatchStats } from './batch.js'
-import { keyText } from '../verify/digest.js'
 import { ownEntry, sendWire } from './wire.js'
 
 /** One request of a BatchWriteItem call, in wire form. */
 export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
 
-/** A request and its JSON text, made once when it is queued. */
+/**
+ * A request and its JSON text, made once when it is queued. A put taken from a page read off
+ * the wire has only its text: the request is parsed from it only if something asks (an
+ * error naming its key, a client mock reading the input).
+ */
 interface Queued {
-  request: WriteRequest
+  request?: WriteRequest
   text: string
+}
+
+function requestOf(queued: Queued): WriteRequest {
+  queued.request ??= JSON.parse(queued.text) as WriteRequest
+  return queued.request
+}
+
+/** The request, or a stand-in that parses it when its member is first read. */
+function lazyRequest(queued: Queued): WriteRequest {
+  if (queued.request) return queued.request
+  return {
+    get PutRequest() {
+      return (requestOf(queued) as { PutRequest: { Item: Item } }).PutRequest
+    }
+  }
 }
 
 interface WireBatchWriteOutput {
@@ -68,7 +87,7 @@ export class BatchWriter {
     this.calls = new BatchCalls<Queued>(
       { ...options, kind: 'write' },
       (requests) => this.send(requests),
-      (queued) => describeKey(keyOf(queued.request), options.keyAttributes)
+      (queued) => describeKey(keyOf(requestOf(queued)), options.keyAttributes)
     )
   }
 
@@ -85,17 +104,23 @@ export class BatchWriter {
     }
   }
 
+  /** The key attributes requests are ordered by (a page can carry each item's key text). */
+  get keyAttributes(): readonly string[] {
+    return this.options.keyAttributes
+  }
+
   /**
-   * Queues puts; resolves once they are handed to a call (not once written: see flush).
-   * `texts`, when given, holds each item's JSON text (made once for every consumer of a page).
+   * Queues puts; resolves once they are handed to a call (not once written: see flush). A
+   * page gives each item's JSON text and key text, made once for every consumer of the page.
    */
-  async put(items: readonly Item[], texts?: readonly string[]): Promise<void> {
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as Item
-      const text = texts?.[i]
+  async put(items: readonly Item[] | PageItems): Promise<void> {
+    const page = items instanceof PageItems ? items : PageItems.of(items)
+    const keyAttributes = this.options.keyAttributes
+    for (let i = 0; i < page.length; i++) {
       await this.add(
-        { PutRequest: { Item: item } },
-        text === undefined ? undefined : `{"PutRequest":{"Item":${text}}}`
+        `{"PutRequest":{"Item":${page.text(i)}}}`,
+        page.keyText(i, keyAttributes),
+        items instanceof PageItems ? undefined : { PutRequest: { Item: page.item(i) } }
       )
     }
   }
@@ -124,11 +149,8 @@ export class BatchWriter {
     await this.calls.drain()
   }
 
-  private async add(request: WriteRequest, requestText?: string): Promise<void> {
-    // JSON.stringify writes own properties only, `__proto__` included: the text is the item.
-    const text = requestText ?? JSON.stringify(request)
+  private async add(text: string, key: string, request?: WriteRequest): Promise<void> {
     const size = Buffer.byteLength(text) + 1
-    const key = keyText(keyOf(request), this.options.keyAttributes)
     for (;;) {
       this.calls.throwIfFailed()
       const earlier = this.callKeys.get(key)
@@ -146,7 +168,7 @@ export class BatchWriter {
         break
       }
     }
-    this.pending.push({ request, text })
+    this.pending.push(request ? { request, text } : { text })
     this.pendingKeys.add(key)
     this.pendingBytes += size
   }
@@ -180,7 +202,8 @@ export class BatchWriter {
     const { table } = this.options
     const body = `{"RequestItems":{${JSON.stringify(table)}:[${requests.map((q) => q.text).join(',')}]},"ReturnConsumedCapacity":"TOTAL"}`
     const input = {
-      RequestItems: { [table]: requests.map((q) => q.request) },
+      // Only a client mock reads this (the wire carries `body`): parsed only if it does.
+      RequestItems: { [table]: requests.map(lazyRequest) },
       ReturnConsumedCapacity: 'TOTAL'
     }
     const result = await sendWire<WireBatchWriteOutput>(

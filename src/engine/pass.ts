@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { BackupWriter } from '../backup/writer.js'
+import { PageItems } from '../dynamo/page-items.js'
 import { scanTable, type ScanPage } from '../dynamo/scan.js'
 import type { BatchWriter } from '../dynamo/write.js'
 import type { Item } from '../types.js'
@@ -105,32 +106,31 @@ export async function runPass(
 
   const ledger = new DurableLedger(settings.onDurable)
 
-  const handle = async (items: Item[]): Promise<Buffer[]> => {
-    const hashes = items.map((item) => digest.add(item))
-    // Both the backup and the target take the item's JSON text: made once for both.
-    const texts =
-      consumers.backup && consumers.writer ? items.map((item) => JSON.stringify(item)) : undefined
-    if (consumers.backup) await consumers.backup.write(items, texts)
-    if (consumers.writer) await consumers.writer.put(items, texts)
+  const handle = async (page: PageItems): Promise<Buffer[]> => {
+    const hashes: Buffer[] = []
+    for (let i = 0; i < page.length; i++) {
+      const hash = page.hash(i)
+      digest.addHash(hash)
+      hashes.push(hash)
+    }
+    // The backup and the target take each item's JSON text, made at most once for both.
+    if (consumers.backup) await consumers.backup.write(page)
+    if (consumers.writer) await consumers.writer.put(page)
     if (consumers.lookup) {
       const buckets = consumers.lookupBuckets
-      if (buckets) {
-        const picked: Item[] = []
-        const pickedHashes: Buffer[] = []
-        items.forEach((item, i) => {
-          const hash = hashes[i] as Buffer
-          if (buckets.has(ContentDigest.bucketOf(hash))) {
-            picked.push(item)
-            pickedHashes.push(hash)
-          }
-        })
-        await consumers.lookup.check(picked, pickedHashes)
-      } else {
-        await consumers.lookup.check(items, hashes)
+      const picked: Item[] = []
+      const pickedHashes: Buffer[] = []
+      for (let i = 0; i < page.length; i++) {
+        const hash = hashes[i] as Buffer
+        if (!buckets || buckets.has(ContentDigest.bucketOf(hash))) {
+          picked.push(page.item(i))
+          pickedHashes.push(hash)
+        }
       }
+      await consumers.lookup.check(picked, pickedHashes)
     }
-    await consumers.onPage?.(items)
-    settings.onItems?.(items.length)
+    if (consumers.onPage) await consumers.onPage(page.all())
+    settings.onItems?.(page.length)
     heap.check()
     return hashes
   }
@@ -142,7 +142,7 @@ export async function runPass(
     if (source.kind === 'reader') {
       items = await source.read(async (page) => {
         pages++
-        await handle(page)
+        await handle(PageItems.of(page))
       })
     } else {
       const totals = await scanTable(
@@ -155,6 +155,7 @@ export async function runPass(
           ...(source.segments ? { onlySegments: source.segments } : {}),
           ...(settings.shouldStop ? { shouldStop: settings.shouldStop } : {}),
           ...(settings.sleep ? { sleep: settings.sleep } : {}),
+          ...(consumers.writer ? { keyAttributes: consumers.writer.keyAttributes } : {}),
           onRetry: (error, attempt) => {
             scanRetries++
             settings.onScanRetry?.(error, attempt)

@@ -89,7 +89,8 @@ export function spelledNumber(text: string): string {
 
 // Binary is hashed by its bytes: base64 that is spelled another way (DynamoDB always sends
 // the canonical spelling) hashes alike, as the bytes stored do.
-const canonicalBase64 = (text: string): string => Buffer.from(text, 'base64').toString('base64')
+export const canonicalBase64 = (text: string): string =>
+  Buffer.from(text, 'base64').toString('base64')
 // The default sort compares strings by UTF-16 code units, as `<` does, without a callback.
 const sortedStrings = (values: string[]): string[] => [...values].sort()
 
@@ -179,14 +180,14 @@ export function keyText(item: Item, keyAttributes: readonly string[]): string {
 }
 
 /** SHA-256 of a text in one call where Node has it (20.12 and later). */
-const sha256: (text: string) => Buffer =
+export const textHash: (text: string) => Buffer =
   typeof oneShotHash === 'function'
     ? (text) => oneShotHash('sha256', text, 'buffer')
     : (text) => createHash('sha256').update(text).digest()
 
 /** SHA-256 of the item's canonical text. */
 export function itemHash(item: Item): Buffer {
-  return sha256(canonicalItem(item))
+  return textHash(canonicalItem(item))
 }
 
 const BUCKETS = 256

@@ -10,7 +10,7 @@ import { oracleText, parseJsonItem, parseJsonLine } from '../../support/oracle.j
 describe('format.ts', () => {
   it('round-trips every attribute type through DynamoDB JSON exactly', () => {
     for (const item of [everyTypeItem('a'), largeItem('b', 'S'), largeItem('c', 'B')]) {
-      const line = itemLine(item)
+      const line = itemLine(JSON.stringify(item))
       expect(line.endsWith('\n')).toBe(true)
       expect(line.indexOf('\n')).toBe(line.length - 1)
       const parsed = JSON.parse(line) as { Item: Item }
@@ -32,7 +32,7 @@ describe('format.ts', () => {
     const item = JSON.parse(
       '{"__proto__":{"S":"top"},"m":{"M":{"__proto__":{"N":"1"}}},"pk":{"S":"a"}}'
     ) as Item
-    const line = itemLine(item)
+    const line = itemLine(JSON.stringify(item))
     expect(line).toBe(
       '{"Item":{"__proto__":{"S":"top"},"m":{"M":{"__proto__":{"N":"1"}}},"pk":{"S":"a"}}}\n'
     )
@@ -46,7 +46,7 @@ describe('format.ts', () => {
       b: { B: Buffer.from([0, 255]).toString('base64') },
       bs: { BS: ['', 'AQ=='] }
     }
-    expect(JSON.parse(itemLine(item))).toEqual({
+    expect(JSON.parse(itemLine(JSON.stringify(item)))).toEqual({
       Item: {
         n: { N: '12345678901234567890123456789012345678' },
         small: { N: '1.50E-3' },

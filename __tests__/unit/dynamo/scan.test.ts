@@ -56,7 +56,7 @@ describe('scan.ts', () => {
       }
     )
     expect(totals.items).toBe(3)
-    expect(pages.map((p) => textOf(p.items[0]?.pk)).sort()).toEqual(['a', 'b', 'c'])
+    expect(pages.map((p) => textOf(p.items.item(0).pk)).sort()).toEqual(['a', 'b', 'c'])
     const calls = ddb.commandCalls(ScanCommand).map((c) => wireInput<WireScan>(c))
     expect(calls.every((i) => i.TotalSegments === 2 && i.ConsistentRead === true)).toBe(true)
     expect(calls.find((i) => i.ExclusiveStartKey)?.ExclusiveStartKey).toEqual({ pk: { S: 'a' } })
@@ -124,8 +124,8 @@ describe('scan.ts', () => {
         pages.push(p)
       }
     )
-    expect(pages.flatMap((p) => p.items)).toEqual([first, everyTypeItem('b')])
-    expect(pages[0]?.items[0]).toBe(first)
+    expect(pages.flatMap((p) => p.items.all())).toEqual([first, everyTypeItem('b')])
+    expect(pages[0]?.items.item(0)).toBe(first)
     const calls = ddb.commandCalls(ScanCommand).map((c) => wireInput<WireScan>(c))
     expect(calls[0]).toEqual({
       TableName: 't',
