@@ -94,13 +94,17 @@ class Reader {
       return text.slice(start, end)
     }
     // An escape inside: find the quote that ends the string, then let JSON.parse decode it.
+    // Each escape moves past its two characters; the quote is looked for again only when the
+    // one found was escaped, so a string of many escapes is read in linear time.
     let i = start
     for (;;) {
       const slash = text.indexOf('\\', i)
-      end = text.indexOf('"', i)
-      if (end < 0) throw NOT_FAST
       if (slash < 0 || slash > end) break
       i = slash + 2
+      if (end < i) {
+        end = text.indexOf('"', i)
+        if (end < 0) throw NOT_FAST
+      }
     }
     const next = text.indexOf('\\', end + 1)
     this.backslash = next < 0 ? Infinity : next
@@ -141,8 +145,8 @@ class Reader {
       this.expect(COLON)
       const value = this.value(depth + 1)
       if (keyAttributes !== undefined && keys !== undefined) {
-        const k = keyAttributes.indexOf(name)
-        if (k >= 0) keys[k] = value
+        for (let k = 0; k < keyAttributes.length; k++)
+          if (keyAttributes[k] === name) keys[k] = value
       }
       const count = names.length
       if (count > 0 && !((names[count - 1] as string) < name)) sorted = false
@@ -298,8 +302,11 @@ class Reader {
         continue
       }
       this.at++
-      if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++
-      else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+        // Deeper than any member DynamoDB sends: the general path's (a parse this deep and
+        // its name count would recurse too far here).
+        if (++depth > MAX_DEPTH) throw NOT_FAST
+      } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
         if (--depth === 0) return text.slice(start, this.at)
       }
     }

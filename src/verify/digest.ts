@@ -72,18 +72,19 @@ function plainNumber(text: string): string | undefined {
  * spaces); normalizeNumber's fast path must agree with it wherever both apply.
  */
 export function spelledNumber(text: string): string {
-  const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text)
+  // Trimmed first: spaces on both sides of an optional middle made the pattern quadratic.
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim())
   if (!match || (match[2] === '' && (match[3] ?? '') === '')) return `?${text}`
   const sign = match[1] === '-' ? '-' : ''
   const fraction = match[3] ?? ''
   let digits = `${match[2]}${fraction}`.replace(/^0+/, '')
-  let exponent = Number(match[4] ?? '0') - fraction.length
+  // Exact whatever the exponent's size: two spellings never meet in a rounded Number.
+  let exponent = BigInt(match[4] ?? '0') - BigInt(fraction.length)
   if (digits === '') return '0'
-  const trailing = /0+$/.exec(digits)
-  if (trailing) {
-    digits = digits.slice(0, -trailing[0].length)
-    exponent += trailing[0].length
-  }
+  let end = digits.length
+  while (end > 0 && digits.charCodeAt(end - 1) === 48) end--
+  exponent += BigInt(digits.length - end)
+  digits = digits.slice(0, end)
   return `${sign}${digits}e${exponent}`
 }
 

@@ -217,6 +217,27 @@ describe('scan-answer.ts readScanAnswer', () => {
     expect(readScanAnswer(JSON.stringify({ Items: [{ pk: value }] }))).toBeUndefined()
   })
 
+  it('reads strings of many escapes (a 400 KB value of newlines) as the general path does', () => {
+    const item = { pk: { S: 'a' }, lines: { S: '\n'.repeat(190_000) + '"\\'.repeat(5_000) } }
+    const wire = JSON.stringify({ Items: [item], Count: 1 })
+    const fast = readScanAnswer(wire, KEYS)
+    expect(fast?.texts).toEqual([JSON.stringify(item)])
+    expect(fast?.hashes[0]?.toString('hex')).toBe(general(wire).hashes[0])
+  })
+
+  it('declines, never throws, on members nested deeper than DynamoDB sends', () => {
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000)
+    expect(readScanAnswer(`{"Items":[],"Other":${deep}}`)).toBeUndefined()
+    expect(readScanAnswer(`{"Items":[],"Other":${'['.repeat(32)}${']'.repeat(32)}}`)).toBeDefined()
+  })
+
+  it('gives every slot of a key attribute listed twice, as keyText does', () => {
+    const wire = '{"Items":[{"pk":{"S":"a"}}]}'
+    expect(readScanAnswer(wire, ['pk', 'pk'])?.keyTexts).toEqual([
+      keyText({ pk: { S: 'a' } }, ['pk', 'pk'])
+    ])
+  })
+
   it('a name given twice is the general path’s refusal, not a merged item', () => {
     const wire = '{"Items":[{"pk":{"S":"a"},"x":{"N":"1"},"x":{"N":"2"}}]}'
     expect(readScanAnswer(wire)).toBeUndefined()

@@ -336,6 +336,15 @@ describe('digest.ts', () => {
       expect(normalizeNumber(text)).toBe(general(text))
   })
 
+  it('keeps numbers with exponents beyond a double apart, and reads spaced spellings', () => {
+    expect(normalizeNumber('1e100000000000000000000000')).not.toBe(
+      normalizeNumber('1e100000000000000000000001')
+    )
+    expect(normalizeNumber('1e100000000000000000000000')).toBe('1e100000000000000000000000')
+    expect(normalizeNumber('  1.50e3  ')).toBe(normalizeNumber('1500'))
+    expect(normalizeNumber(' '.repeat(20_000) + 'x')).toBe('?' + ' '.repeat(20_000) + 'x')
+  })
+
   it('keeps all 38 digits apart', () => {
     const a = '12345678901234567890123456789012345678'
     const b = '12345678901234567890123456789012345679'
