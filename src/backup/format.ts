@@ -1,14 +1,33 @@
 import type { TableDescription } from '@aws-sdk/client-dynamodb'
+import type { PageItems } from '../dynamo/page-items.js'
 import type { DigestSummary } from '../types.js'
 
+const LINE_HEAD = '{"Item":'
+const LINE_TAIL = '}\n'
+
 /**
- * One line of a data file: `{"Item":{...}}` and a newline, from the item's JSON text: the
- * wire's own (a Scan answer read by readScanAnswer, which holds no raw newline), or
- * JSON.stringify of the parsed item, which writes every own attribute (`__proto__` included)
- * and the numbers' and binaries' text as they came.
+ * A page's lines of a data file as UTF-8 bytes: `{"Item":{...}}` and a newline each, from
+ * each item's JSON text: the wire's own (a Scan answer read by readScanAnswer, which holds no
+ * raw newline), or JSON.stringify of the parsed item, which writes every own attribute
+ * (`__proto__` included) and the numbers' and binaries' text as they came. Written piece by
+ * piece into one buffer: the texts are never joined into one string first.
  */
-export function itemLine(text: string): string {
-  return `{"Item":${text}}\n`
+export function dataLines(items: PageItems): Buffer {
+  const texts: string[] = []
+  let size = 0
+  for (let i = 0; i < items.length; i++) {
+    const text = items.text(i)
+    texts.push(text)
+    size += Buffer.byteLength(text) + LINE_HEAD.length + LINE_TAIL.length
+  }
+  const chunk = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const text of texts) {
+    at += chunk.write(LINE_HEAD, at, 'latin1')
+    at += chunk.write(text, at)
+    at += chunk.write(LINE_TAIL, at, 'latin1')
+  }
+  return chunk
 }
 
 // --- Export layout -------------------------------------------------------------------------

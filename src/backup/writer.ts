@@ -18,7 +18,7 @@ import {
   TABLE_DESCRIPTION_FILE,
   TOOL_NAME,
   dataFileKey,
-  itemLine,
+  dataLines,
   manifestFilesText,
   newExportId,
   type DataFileEntry,
@@ -123,6 +123,8 @@ function drained(stream: Writable): Promise<void> {
   })
 }
 
+const NEWLINE = 0x0a
+
 /**
  * Writes one table's backup in the layout of DynamoDB's export to S3 (DYNAMODB_JSON, gzip),
  * so ImportTable can restore it without this action. Data files rotate by size.
@@ -207,17 +209,16 @@ export class BackupWriter {
     this.throwIfFailed()
     if (items.length === 0) return
     const file = this.current ?? this.openDataFile()
-    let text = ''
-    for (let i = 0; i < items.length; i++) text += itemLine(items.text(i))
+    const chunk = dataLines(items)
     if (file.entry.itemCount === 0) {
-      const first = text.slice(0, text.indexOf('\n'))
+      const first = chunk.subarray(0, chunk.indexOf(NEWLINE))
       file.firstLineSha256 = createHash('sha256').update(first).digest()
     }
     file.entry.itemCount += items.length
     this.itemCount += items.length
-    file.rawBytes += text.length
+    file.rawBytes += chunk.length
     try {
-      if (!file.gzip.write(text)) await drained(file.gzip)
+      if (!file.gzip.write(chunk)) await drained(file.gzip)
     } catch (error) {
       await file.finished.catch(() => undefined)
       throw this.failure ?? backupFailure(`writing ${this.whereOf(file)}`, error)

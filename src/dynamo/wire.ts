@@ -129,8 +129,8 @@ export function parseWireBody(text: string, operation: string): Record<string, u
 /**
  * Sends `command`, whose input is the wire request itself, and returns the answer as the
  * wire carried it. The SDK's serializer sees only `routing` (what names the table for
- * endpoint rules); the body sent is `body`, the exact JSON text of the request (by default
- * JSON.stringify of the input). `received` learns the size in bytes of the answer it returns.
+ * endpoint rules); the body sent is `body`, the exact JSON of the request as text or as its
+ * UTF-8 bytes (by default JSON.stringify of the input). `received` learns the size in bytes of the answer it returns.
  * `read`, when given, is tried on the answer's text first (a reader that builds no objects);
  * where it returns undefined the general path (`parseWireBody`) reads it, inside the SDK's
  * retry loop either way. Under a client mock (no HTTP) the mock sees the whole input and its answer is taken as the
@@ -140,7 +140,7 @@ export async function sendWire<T>(
   client: DynamoDBClient,
   command: ScanCommand | BatchWriteItemCommand | BatchGetItemCommand,
   routing: object,
-  body: string = JSON.stringify(command.input),
+  body: string | Buffer = JSON.stringify(command.input),
   received?: (bytes: number) => void,
   read?: (text: string) => object | undefined
 ): Promise<T> {
@@ -157,7 +157,9 @@ export async function sendWire<T>(
       const request = args.request as HttpLike | undefined
       if (request && typeof request === 'object' && 'headers' in request) {
         request.body = body
-        request.headers['content-length'] = String(Buffer.byteLength(body))
+        request.headers['content-length'] = String(
+          typeof body === 'string' ? Buffer.byteLength(body) : body.length
+        )
       }
       return next(args)
     },

@@ -13,17 +13,41 @@ import { ownEntry, sendWire } from './wire.js'
 export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
 
 /**
- * A request and its JSON text, made once when it is queued. A put taken from a page read off
- * the wire has only its text: the request is parsed from it only if something asks (an
- * error naming its key, a client mock reading the input).
+ * A request as it is queued: its JSON text, or for a put only the item's JSON text (`item`),
+ * with the request's size in bytes. A put taken from a page read off the wire has only its
+ * text: the request is parsed from it only if something asks (an error naming its key, a
+ * client mock reading the input). The texts are written into the call's body as they are,
+ * never joined into one string.
  */
 interface Queued {
   request?: WriteRequest
   text: string
+  /** `text` is the item's JSON of a put, not the whole request's. */
+  item: boolean
+  /** Bytes of the request's JSON (UTF-8). */
+  bytes: number
+}
+
+const PUT_HEAD = '{"PutRequest":{"Item":'
+const PUT_TAIL = '}}'
+const PUT_BYTES = PUT_HEAD.length + PUT_TAIL.length
+
+function queuedPut(text: string, request?: WriteRequest): Queued {
+  const queued: Queued = { text, item: true, bytes: Buffer.byteLength(text) + PUT_BYTES }
+  if (request) queued.request = request
+  return queued
+}
+
+function queuedRequest(request: WriteRequest): Queued {
+  // JSON.stringify writes own properties only, `__proto__` included: the text is the item.
+  const text = JSON.stringify(request)
+  return { request, text, item: false, bytes: Buffer.byteLength(text) }
 }
 
 function requestOf(queued: Queued): WriteRequest {
-  queued.request ??= JSON.parse(queued.text) as WriteRequest
+  queued.request ??= queued.item
+    ? { PutRequest: { Item: JSON.parse(queued.text) as Item } }
+    : (JSON.parse(queued.text) as WriteRequest)
   return queued.request
 }
 
@@ -35,6 +59,31 @@ function lazyRequest(queued: Queued): WriteRequest {
       return (requestOf(queued) as { PutRequest: { Item: Item } }).PutRequest
     }
   }
+}
+
+/**
+ * A BatchWriteItem call's body, written piece by piece into one buffer: the requests' texts
+ * are never joined or re-encoded (the signer hashes and the socket sends these bytes).
+ */
+function batchBody(table: string, requests: readonly Queued[]): Buffer {
+  const head = `{"RequestItems":{${JSON.stringify(table)}:[`
+  const tail = ']},"ReturnConsumedCapacity":"TOTAL"}'
+  let size = Buffer.byteLength(head) + tail.length + Math.max(0, requests.length - 1)
+  for (const q of requests) size += q.bytes
+  const body = Buffer.allocUnsafe(size)
+  let at = body.write(head, 0)
+  for (let i = 0; i < requests.length; i++) {
+    const q = requests[i] as Queued
+    if (i > 0) at += body.write(',', at, 'latin1')
+    if (q.item) {
+      at += body.write(PUT_HEAD, at, 'latin1')
+      at += body.write(q.text, at)
+      at += body.write(PUT_TAIL, at, 'latin1')
+    } else at += body.write(q.text, at)
+  }
+  at += body.write(tail, at, 'latin1')
+  if (at !== size) throw new Error(`BatchWriteItem body: wrote ${at} of ${size} bytes`)
+  return body
 }
 
 interface WireBatchWriteOutput {
@@ -118,9 +167,11 @@ export class BatchWriter {
     const keyAttributes = this.options.keyAttributes
     for (let i = 0; i < page.length; i++) {
       await this.add(
-        `{"PutRequest":{"Item":${page.text(i)}}}`,
-        page.keyText(i, keyAttributes),
-        items instanceof PageItems ? undefined : { PutRequest: { Item: page.item(i) } }
+        queuedPut(
+          page.text(i),
+          items instanceof PageItems ? undefined : { PutRequest: { Item: page.item(i) } }
+        ),
+        page.keyText(i, keyAttributes)
       )
     }
   }
@@ -149,8 +200,8 @@ export class BatchWriter {
     await this.calls.drain()
   }
 
-  private async add(text: string, key: string, request?: WriteRequest): Promise<void> {
-    const size = Buffer.byteLength(text) + 1
+  private async add(queued: Queued, key: string): Promise<void> {
+    const size = queued.bytes + 1
     for (;;) {
       this.calls.throwIfFailed()
       const earlier = this.callKeys.get(key)
@@ -168,7 +219,7 @@ export class BatchWriter {
         break
       }
     }
-    this.pending.push(request ? { request, text } : { text })
+    this.pending.push(queued)
     this.pendingKeys.add(key)
     this.pendingBytes += size
   }
@@ -200,7 +251,7 @@ export class BatchWriter {
 
   private async send(requests: Queued[]): Promise<BatchOutcome<Queued>> {
     const { table } = this.options
-    const body = `{"RequestItems":{${JSON.stringify(table)}:[${requests.map((q) => q.text).join(',')}]},"ReturnConsumedCapacity":"TOTAL"}`
+    const body = batchBody(table, requests)
     const input = {
       // Only a client mock reads this (the wire carries `body`): parsed only if it does.
       RequestItems: { [table]: requests.map(lazyRequest) },
@@ -215,7 +266,7 @@ export class BatchWriter {
     const returned = ownEntry(result.UnprocessedItems, table) ?? []
     this.written += requests.length - returned.length
     return {
-      unprocessed: returned.map((request) => ({ request, text: JSON.stringify(request) })),
+      unprocessed: returned.map(queuedRequest),
       consumed: (result.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0)
     }
   }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
-import { itemLine } from '../../../src/backup/format.js'
+import { dataLines } from '../../../src/backup/format.js'
+import { PageItems } from '../../../src/dynamo/page-items.js'
+import { readScanAnswer } from '../../../src/dynamo/scan-answer.js'
 import { canonicalItem } from '../../../src/verify/digest.js'
 import type { Item } from '../../../src/types.js'
 import { everyTypeItem, largeItem } from '../../../__fixtures__/items.js'
@@ -7,10 +9,28 @@ import { oracleText, parseJsonItem, parseJsonLine } from '../../support/oracle.j
 
 // Whether a line's item is one DynamoDB would store (numbers, sets, base64) is checked where
 // the backup is read back: parseWireItem, tested in item-rules.test.ts.
+
+/** One item's line, as a data file holds it. */
+const itemLine = (item: Item): string => dataLines(PageItems.of([item])).toString('utf8')
+
 describe('format.ts', () => {
+  it('writes a page as one line per item, from the wire text or the parsed item alike', () => {
+    const items = [everyTypeItem('a'), { pk: { S: 'é😀' }, s: { S: 'a\\/"\n' } } as Item]
+    const parsed = dataLines(PageItems.of(items))
+    expect(parsed.toString('utf8')).toBe(
+      items.map((i) => `{"Item":${JSON.stringify(i)}}\n`).join('')
+    )
+    // Read off the wire, with other escapes: the same bytes DynamoDB sent, in the same lines.
+    const wireItem = '{"pk":{"S":"\\u00e9\\/x"}}'
+    const answer = readScanAnswer(`{"Items":[${wireItem},${JSON.stringify(items[0])}]}`)
+    expect(dataLines(PageItems.fromAnswer(answer!)).toString('utf8')).toBe(
+      `{"Item":${wireItem}}\n{"Item":${JSON.stringify(items[0])}}\n`
+    )
+  })
+
   it('round-trips every attribute type through DynamoDB JSON exactly', () => {
     for (const item of [everyTypeItem('a'), largeItem('b', 'S'), largeItem('c', 'B')]) {
-      const line = itemLine(JSON.stringify(item))
+      const line = itemLine(item)
       expect(line.endsWith('\n')).toBe(true)
       expect(line.indexOf('\n')).toBe(line.length - 1)
       const parsed = JSON.parse(line) as { Item: Item }
@@ -32,7 +52,7 @@ describe('format.ts', () => {
     const item = JSON.parse(
       '{"__proto__":{"S":"top"},"m":{"M":{"__proto__":{"N":"1"}}},"pk":{"S":"a"}}'
     ) as Item
-    const line = itemLine(JSON.stringify(item))
+    const line = itemLine(item)
     expect(line).toBe(
       '{"Item":{"__proto__":{"S":"top"},"m":{"M":{"__proto__":{"N":"1"}}},"pk":{"S":"a"}}}\n'
     )
@@ -46,7 +66,7 @@ describe('format.ts', () => {
       b: { B: Buffer.from([0, 255]).toString('base64') },
       bs: { BS: ['', 'AQ=='] }
     }
-    expect(JSON.parse(itemLine(JSON.stringify(item)))).toEqual({
+    expect(JSON.parse(itemLine(item))).toEqual({
       Item: {
         n: { N: '12345678901234567890123456789012345678' },
         small: { N: '1.50E-3' },
