@@ -11,8 +11,9 @@ import { sendWire } from './wire.js'
  * Scan pages aim at about this many bytes on the wire (the Scan `Limit` follows the bytes per
  * item seen so far). DynamoDB's own pages stop at 1 MB of item data, held as 1 to 2 MB of
  * text until its items are written and backed up (about 4 MB of objects where the general
- * path parses it): with a page per segment in flight, 1 MB pages alone would hold 50 to 100 MB. Smaller pages cost DynamoDB nothing extra (a Scan is charged per 4 KB read, rounded
- * up per call: under 1% at this size), so the window of pages held stays small.
+ * path parses it): with a page per segment in flight, 1 MB pages alone would hold 50 to 100
+ * MB. Smaller pages cost DynamoDB nothing extra (a Scan is charged per 4 KB read, rounded up
+ * per call: under 1% at this size), so the window of pages held stays small.
  */
 export const DEFAULT_PAGE_BYTES = 256 * 1024
 /** The first pages' `Limit`, before any item has been seen. */
