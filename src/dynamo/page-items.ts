@@ -22,9 +22,9 @@ export class PageItems {
     private readonly keys?: { attributes: readonly string[]; texts: readonly string[] }
   ) {}
 
-  /** Parsed items (and, when known, each one's JSON text). */
-  static of(items: readonly Item[], texts?: readonly string[]): PageItems {
-    return new PageItems(items.length, items.slice(), texts ? texts.slice() : [], [])
+  /** Parsed items (their texts are made from them when asked for). */
+  static of(items: readonly Item[]): PageItems {
+    return new PageItems(items.length, items.slice(), [], [])
   }
 
   /** A Scan answer read from the wire's text: texts, hashes and (if asked) key texts. */

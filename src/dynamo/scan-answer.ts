@@ -48,12 +48,9 @@ const MAX_DEPTH = 32
 /** Raw control characters: never allowed in a JSON string, and whitespace outside one. */
 // eslint-disable-next-line no-control-regex -- finding them is the point
 const CONTROL = /[\u0000-\u001f]/
-const LONE_SURROGATE = /\p{Surrogate}/u
-type MaybeWellFormed = { isWellFormed?: () => boolean }
-const wellFormed: (text: string) => boolean =
-  typeof (String.prototype as MaybeWellFormed).isWellFormed === 'function'
-    ? (text) => (text as MaybeWellFormed).isWellFormed?.() === true
-    : (text) => !LONE_SURROGATE.test(text)
+/** No lone surrogate (String.prototype.isWellFormed: Node 20 and later, as `engines` asks). */
+const wellFormed = (text: string): boolean =>
+  (text as string & { isWellFormed(): boolean }).isWellFormed()
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 
 /** Thrown inside the reader to give up; never leaves it. */
@@ -114,7 +111,7 @@ class Reader {
     } catch {
       throw NOT_FAST
     }
-    if (typeof value !== 'string' || LONE_SURROGATE.test(value)) throw NOT_FAST
+    if (typeof value !== 'string' || !wellFormed(value)) throw NOT_FAST
     this.escaped = true
     this.at = end + 1
     return value

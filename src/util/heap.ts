@@ -13,7 +13,8 @@ import { runInNewContext } from 'node:vm'
  * 1.5 times what was live after the last collection if that is more: a large live set (huge
  * items) never makes it collect over and over, since at least half as much as is live is
  * allocated between two collections. One check reads a counter. Budget and factor come from
- * `npm run bench` (README, Tuning): 96 MB and 1.5 gave the lowest peak at no measurable CPU.
+ * `npm run bench` (README, Tuning): 96 MB and 1.5 gave the lowest peak. Its collections are
+ * the largest CPU cost left in a copy (about 15% of it), the price of the 256 MB bound.
  */
 export class HeapGuard {
   private readonly budget: number
