@@ -15,6 +15,7 @@ import {
 import { canonicalContents, createTable, indexedDefinition, seed } from '../support/tables.js'
 import { readS3Backup } from '../support/backups.js'
 import { parseOutputFile } from '../support/action.js'
+import { fakeJwt, startGitHubApi, type GitHubApi } from '../support/github-api.js'
 import { actionYmlDefaults } from '../../scripts/action-defaults.mjs'
 import { everyTypeItem, largeItem, sizedItem, SENTINEL } from '../../__fixtures__/items.js'
 
@@ -25,7 +26,7 @@ const s3 = localS3Client()
 const bucket = uniqueName('e2e-backups')
 
 /** Runs the bundle as the runner does: a fresh node process, INPUT_<NAME> with hyphens kept. */
-async function runDist(inputs: Record<string, string>) {
+async function runDist(inputs: Record<string, string>, extraEnv: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'e2e-'))
   const output = path.join(dir, 'output')
   const summary = path.join(dir, 'summary')
@@ -42,7 +43,8 @@ async function runDist(inputs: Record<string, string>) {
     GITHUB_STEP_SUMMARY: summary,
     GITHUB_RUN_ID: '4242',
     GITHUB_RUN_ATTEMPT: '1',
-    RUNNER_TEMP: dir
+    RUNNER_TEMP: dir,
+    ...extraEnv
   }
   // The step's inputs over every input's action.yml default, as the runner passes them.
   for (const [name, value] of Object.entries({ ...actionYmlDefaults(), ...inputs }))
@@ -59,11 +61,15 @@ async function runDist(inputs: Record<string, string>) {
   return { ...result, outputs, summary: readFileSync(summary, 'utf8') }
 }
 
+let github: GitHubApi
+
 beforeAll(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+  github = await startGitHubApi()
 })
 
-afterAll(() => {
+afterAll(async () => {
+  await github.stop()
   ddb.destroy()
   s3.destroy()
 })
@@ -149,5 +155,54 @@ describe('node dist/index.js', () => {
     )
     expect(result.outputs.verified).toBe('false')
     expect(result.summary).toContain('❌ failed')
+  })
+
+  // Octokit and the artifact client sit in chunks of dist/ of their own, loaded only by the
+  // runs that use them: these runs prove the chunks load and their clients make real requests.
+  it('loads the approval gate from its own chunk and refuses without an environment', async () => {
+    const source = uniqueName('old-orders')
+    await createTable(ddb, indexedDefinition(source))
+    github.requests.length = 0
+    const result = await runDist(
+      {
+        mode: 'delete-source',
+        tables: `${source} -> ${uniqueName('new-orders')}`,
+        'approval-environment': 'production',
+        'confirm-delete': source,
+        'github-token': 'ghs_e2e_token',
+        'backup-s3-uri': `s3://${bucket}/gate`,
+        'dynamodb-endpoint': ddbEndpoint(),
+        's3-endpoint': motoEndpoint()
+      },
+      github.env()
+    )
+    expect(result.code).toBe(1)
+    expect(result.stdout).toMatch(/^::error::.*'production'/m)
+    expect(github.requests.map((r) => r.path)).toContain('/repos/acme/shop/environments/production')
+    expect(github.requests[0]?.authorization).toBe('token ghs_e2e_token')
+    expect(await canonicalContents(ddb, source)).toEqual(new Map())
+  })
+
+  it('loads the artifact client from its own chunk and refuses when the service does not answer', async () => {
+    const source = uniqueName('orders')
+    await createTable(ddb, indexedDefinition(source))
+    github.requests.length = 0
+    const result = await runDist(
+      {
+        mode: 'backup',
+        tables: source,
+        'backup-artifact': 'true',
+        'dynamodb-endpoint': ddbEndpoint()
+      },
+      {
+        ACTIONS_RESULTS_URL: `${github.url}/`,
+        ACTIONS_RUNTIME_TOKEN: fakeJwt({ scp: 'Actions.Results:run-backend-id:job-backend-id' })
+      }
+    )
+    expect(result.code).toBe(1)
+    expect(result.stdout).toMatch(/^::error::.*workflow artifact service did not answer/m)
+    expect(github.requests.map((r) => r.path)).toContain(
+      '/twirp/github.actions.results.api.v1.ArtifactService/ListArtifacts'
+    )
   })
 })

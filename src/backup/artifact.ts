@@ -12,16 +12,14 @@ export interface ArtifactUploader {
 }
 
 /**
- * The artifact service's client, its modules evaluated on first use only (they stay in the
- * one bundle: `eager` keeps ncc from splitting them into a chunk of their own), so runs that
- * use no artifact do not build its Azure storage stack.
+ * The artifact service's client, loaded on first use only: ncc puts it and its Azure storage
+ * stack (half of the bundle) in a chunk of dist/ of its own, so a run that uses no artifact
+ * neither parses nor evaluates it.
  */
 export function createArtifactUploader(): ArtifactUploader {
   let client: Promise<DefaultArtifactClient> | undefined
   const get = (): Promise<DefaultArtifactClient> =>
-    (client ??= import(/* webpackMode: "eager" */ '@actions/artifact').then(
-      (m) => new m.DefaultArtifactClient()
-    ))
+    (client ??= import('@actions/artifact').then((m) => new m.DefaultArtifactClient()))
   return {
     async check() {
       await (await get()).listArtifacts({ latest: true })

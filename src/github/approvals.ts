@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { getOctokit } from '@actions/github'
+import type { getOctokit } from '@actions/github'
 import { GateError, errorMessage } from '../errors.js'
 
 /** The slice of Octokit the gate uses (tests pass the real client pointed at a local server). */
@@ -22,7 +22,12 @@ export interface ApprovalResult {
 }
 
 export interface ApprovalContext {
-  client: GitHubClient
+  /**
+   * The REST client, made on first use: Octokit's modules are loaded only by a run that
+   * deletes (they sit in a chunk of dist/ of their own), which keeps every other run's start-up
+   * short.
+   */
+  client: () => Promise<GitHubClient>
   owner: string
   repo: string
   runId: number
@@ -85,8 +90,12 @@ export function approvalContextFromEnv(
       "Input 'github-token' is empty: the approval gate cannot read this run's approvals."
     )
   }
+  let client: Promise<GitHubClient> | undefined
   return {
-    client: getOctokit(token, env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}),
+    client: () =>
+      (client ??= import('@actions/github').then((github) =>
+        github.getOctokit(token, env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {})
+      )),
     owner,
     repo,
     runId,
@@ -436,7 +445,9 @@ export async function checkApproval(
 
   let environmentData: unknown
   try {
-    const response = await ctx.client.rest.repos.getEnvironment({
+    const response = await (
+      await ctx.client()
+    ).rest.repos.getEnvironment({
       ...repo,
       environment_name: environment
     })
@@ -455,8 +466,9 @@ export async function checkApproval(
 
   let reviewsData: unknown
   try {
-    reviewsData = (await ctx.client.rest.actions.getReviewsForRun({ ...repo, run_id: ctx.runId }))
-      .data
+    reviewsData = (
+      await (await ctx.client()).rest.actions.getReviewsForRun({ ...repo, run_id: ctx.runId })
+    ).data
   } catch (error) {
     throw apiFailure(
       `read the approvals of run ${ctx.runId}`,
