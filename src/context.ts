@@ -1,5 +1,6 @@
 import type { Clients } from './aws/clients.js'
 import type { ArtifactUploader } from './backup/artifact.js'
+import type { CapRegistry } from './engine/caps.js'
 import type { ActionInputs } from './inputs.js'
 import type { Report } from './types.js'
 import type { Sleep } from './util/retry.js'
@@ -12,6 +13,8 @@ export interface RunContext {
   /** Unique per run attempt; names backup folders and artifacts. */
   runLabel: string
   artifacts: ArtifactUploader
+  /** Each table's rate caps, resolved by preflight from the cap inputs. */
+  caps: CapRegistry
   /** Progress-line interval (tests shorten it). */
   progressIntervalMs: number
   sleep?: Sleep

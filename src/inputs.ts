@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import * as path from 'node:path'
 import * as os from 'node:os'
 import { InputError } from './errors.js'
+import type { CapSettings, UnitsCap } from './engine/caps.js'
 import { MODES, type Mode, type S3Location, type TablePair } from './types.js'
 
 /** Every input of action.yml, by the name the workflow uses (a test checks them against action.yml). */
@@ -23,7 +24,10 @@ export const INPUTS = {
   s3Endpoint: 's3-endpoint',
   scanSegments: 'scan-segments',
   writesInFlight: 'writes-in-flight',
-  retryTimeoutSeconds: 'retry-timeout-seconds'
+  retryTimeoutSeconds: 'retry-timeout-seconds',
+  maxReadUnits: 'max-read-units',
+  maxWriteUnits: 'max-write-units',
+  maxItemsPerSecond: 'max-items-per-second'
 } as const
 
 export const DEFAULTS = {
@@ -55,6 +59,8 @@ export interface ActionInputs {
   scanSegments: number
   writesInFlight: number
   retryTimeoutMs: number
+  /** Rate caps per table (`max-read-units`, `max-write-units`, `max-items-per-second`). */
+  caps: CapSettings
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
@@ -319,6 +325,27 @@ export function parseInteger(
   return Number(text)
 }
 
+/** The most capacity units a second a cap may name: DynamoDB's own per-table maximum is 40,000 by default. */
+const MAX_CAP = 1_000_000
+
+/**
+ * `max-read-units` / `max-write-units`: capacity units a second (`100`, `2.5`), or a share of
+ * the table's provisioned capacity (`50%`); empty for no cap.
+ */
+export function parseUnitsCap(value: string, name: string): UnitsCap | undefined {
+  const text = value.trim()
+  if (text === '') return undefined
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(text)
+  const number = match ? Number(match[1]) : NaN
+  if (match?.[2] === '%') {
+    if (number > 0 && number <= 100) return { percent: number }
+  } else if (number > 0 && number <= MAX_CAP) return { units: number }
+  throw new InputError(
+    'input.badCap',
+    `Input '${name}' must be capacity units a second (a number above 0, e.g. 100) or a share of the table's provisioned capacity (e.g. 50%, at most 100%), not '${text}'.`
+  )
+}
+
 /**
  * `confirm-delete`: table names separated by newlines, commas or spaces; comments as in
  * `tables` (see commentStart). Every name must be a valid table name.
@@ -422,8 +449,21 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
         DEFAULTS.retryTimeoutSeconds,
         1,
         21_600
-      ) * 1000
+      ) * 1000,
+    caps: {}
   }
+  const readUnits = parseUnitsCap(read(INPUTS.maxReadUnits), INPUTS.maxReadUnits)
+  const writeUnits = parseUnitsCap(read(INPUTS.maxWriteUnits), INPUTS.maxWriteUnits)
+  const itemsPerSecond = parseInteger(
+    read(INPUTS.maxItemsPerSecond),
+    INPUTS.maxItemsPerSecond,
+    0,
+    1,
+    MAX_CAP
+  )
+  if (readUnits) inputs.caps.readUnits = readUnits
+  if (writeUnits) inputs.caps.writeUnits = writeUnits
+  if (itemsPerSecond > 0) inputs.caps.itemsPerSecond = itemsPerSecond
   if (backupUri !== '') inputs.backupS3 = parseBackupS3Uri(backupUri)
   if (inputs.expectedAccountId !== '' && !/^\d{12}$/.test(inputs.expectedAccountId)) {
     throw new InputError(

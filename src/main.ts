@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { createClients, destroyClients, type Clients } from './aws/clients.js'
 import { createArtifactUploader, type ArtifactUploader } from './backup/artifact.js'
 import { runLabelFor, type RunContext } from './context.js'
+import { CapRegistry } from './engine/caps.js'
 import { ActionError, errorMessage } from './errors.js'
 import { getInputs } from './inputs.js'
 import { runBackup } from './modes/backup.js'
@@ -53,6 +54,7 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
       report,
       runLabel: runLabelFor(process.env, new Date(started)),
       artifacts: overrides.artifacts ?? createArtifactUploader(),
+      caps: new CapRegistry(),
       progressIntervalMs: overrides.progressIntervalMs ?? 10_000
     }
     await checkAccount(ctx)

@@ -1,4 +1,5 @@
 import * as path from 'node:path'
+import type { TableDescription } from '@aws-sdk/client-dynamodb'
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts'
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
@@ -18,6 +19,7 @@ import {
   type DefinitionDifferences,
   type TableInfo
 } from './dynamo/tables.js'
+import { resolveCaps } from './engine/caps.js'
 import { runPipeline } from './pipeline.js'
 import type { DigestSummary, TablePair } from './types.js'
 import { itemCount } from './util/progress.js'
@@ -106,6 +108,22 @@ export async function checkAccount(ctx: RunContext): Promise<string | undefined>
   return account
 }
 
+/**
+ * Resolves the cap inputs for one table against its description (or, for a table still to
+ * be created, the description it will be created from) and records them for the run; a
+ * share of an on-demand table's capacity is refused.
+ */
+function noteCaps(
+  ctx: RunContext,
+  table: string,
+  description: TableDescription,
+  note: (code: ErrorCode, message: string) => void
+): void {
+  const { caps, problems } = resolveCaps(ctx.inputs.caps, table, description)
+  for (const problem of problems) note('preflight.capNeedsProvisioned', problem.message)
+  ctx.caps.set(table, caps)
+}
+
 /** Table statuses a copy reads from or writes to. */
 export const USABLE_TABLE_STATUSES = ['ACTIVE', 'UPDATING']
 
@@ -128,6 +146,7 @@ async function describeOrNote(
     }
     return null
   }
+  noteCaps(ctx, name, info.description, (code, message) => problems.add(code, message, pair))
   const status = info.description.TableStatus ?? '?'
   if (!USABLE_TABLE_STATUSES.includes(status)) {
     problems.add(
@@ -209,6 +228,10 @@ export async function checkCopyPair(
     pair
   )
   if (!source) return { source, targetInfo }
+  // A target still to be created gets the source's definition, capacity included.
+  if (!targetInfo) {
+    noteCaps(ctx, target, source.description, (code, message) => problems.add(code, message, pair))
+  }
   let differences: DefinitionDifferences = { blocking: [], advisory: [] }
   let targetWasEmpty = true
   if (targetInfo) {
@@ -541,13 +564,16 @@ export async function checkRestorePair(
         'preflight.missingTarget',
         `Target table '${target}' does not exist. Create it first, or set 'create-target: true' to create it from the backup's table description.`
       )
-    } else if (!backupTable) {
+    } else if (backupTable) {
+      noteCaps(ctx, target, backupTable.description, refuse)
+    } else {
       refuse(
         'restore.noDescription',
         `Target table '${target}' does not exist and backup '${pair.source}' (${backup.kind === 'scan-json' ? "an 'aws dynamodb scan' file" : 'a DynamoDB export'}) carries no table description to create it from. Create the table first (with your IaC), then restore into it.`
       )
     }
   } else {
+    noteCaps(ctx, target, targetInfo.description, refuse)
     if (backupTable) {
       const blocking = compareDefinitions(backupTable, targetInfo).blocking
       if (blocking.length > 0) {

@@ -1,3 +1,4 @@
+import type { TableCaps } from './engine/caps.js'
 import type { ErrorCode } from './error-codes.js'
 import type { PlanReport } from './report/plan-report.js'
 
@@ -93,7 +94,18 @@ export interface PairReport {
    * What the pass that moved the items cost and met: capacity units it consumed reading the
    * source and writing the target (as DynamoDB reported them), and calls throttled.
    */
-  capacity?: { read: number; write: number; throttled: number }
+  capacity?: {
+    read: number
+    write: number
+    throttled: number
+    /**
+     * Where throttling lowered the calls in flight (adaptive concurrency): the fewest it came
+     * down to, of how many. Absent when nothing was lowered.
+     */
+    lowered?: { scan?: { lowest: number; of: number }; write?: { lowest: number; of: number } }
+    /** The caps in force, per second (`max-read-units` etc. resolved per table). */
+    caps?: { source?: TableCaps; target?: TableCaps }
+  }
   /** Plain-language reason when status is failed or skipped. */
   error?: string
   errorCode?: ErrorCode

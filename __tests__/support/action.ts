@@ -1,3 +1,4 @@
+import type { PairReport } from '../../src/types.js'
 // Runs the action's real run() in-process the way the runner would: INPUT_<NAME> variables
 // (hyphens kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, AWS credentials from the
 // environment. Captures everything written to stdout so tests can check the log.
@@ -33,7 +34,7 @@ export interface ActionResult {
       errorCode?: string
       notes?: string[]
       plan?: unknown
-      capacity?: { read: number; write: number; throttled: number }
+      capacity?: PairReport['capacity']
     }[]
   }
 }

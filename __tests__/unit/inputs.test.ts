@@ -14,6 +14,7 @@ import {
   parseNameList,
   parseS3Uri,
   parseTablePairs,
+  parseUnitsCap,
   resolveRegion,
   stripComment
 } from '../../src/inputs.js'
@@ -171,6 +172,30 @@ describe('inputs.ts', () => {
     expect(() => getInputs({})).toThrow(
       "Input 'scan-segments' must be a whole number from 1 to 1000, not '0'."
     )
+  })
+
+  it('reads capacity caps as units or a share, and items a second; empty means no cap', () => {
+    setInputs({ mode: 'copy', tables: 'abc -> def', region: 'eu-west-1' })
+    expect(getInputs({}).caps).toEqual({})
+    setInputs({
+      'max-read-units': '50%',
+      'max-write-units': '12.5',
+      'max-items-per-second': '800'
+    })
+    expect(getInputs({}).caps).toEqual({
+      readUnits: { percent: 50 },
+      writeUnits: { units: 12.5 },
+      itemsPerSecond: 800
+    })
+    expect(parseUnitsCap(' 100 ', 'max-read-units')).toEqual({ units: 100 })
+    expect(parseUnitsCap('100%', 'max-read-units')).toEqual({ percent: 100 })
+    for (const bad of ['0', '0%', '150%', '-5', 'fast', '50 %', '1e3', '%', '2000000']) {
+      const error = inputError(() => parseUnitsCap(bad, 'max-write-units'))
+      expect(error.code).toBe('input.badCap')
+      expect(error.message).toContain("Input 'max-write-units'")
+    }
+    setInputs({ 'max-read-units': '', 'max-write-units': '', 'max-items-per-second': '0' })
+    expect(() => getInputs({})).toThrow("Input 'max-items-per-second' must be a whole number")
   })
 })
 

@@ -7,6 +7,8 @@ import {
   type BackoffOptions,
   type Sleep
 } from '../util/retry.js'
+import { AdaptiveConcurrency } from '../util/adaptive.js'
+import { CostEstimate, type RateCap } from '../util/rate.js'
 import { Slots } from '../util/slots.js'
 
 /** What one call of a batch operation did with the requests it was given. */
@@ -22,8 +24,13 @@ export interface BatchSettings {
   table: string
   /** What the calls do, for error codes and messages. */
   kind: 'write' | 'lookup'
-  /** Calls in flight at once. */
+  /** Calls in flight at once, at most: throttling lowers it for a while (adaptive concurrency). */
   maxInFlight: number
+  /**
+   * Rate caps on the table: capacity units (metered with each call's ConsumedCapacity) and
+   * requests (items) a second. A call reserves what it is expected to cost before it goes.
+   */
+  caps?: { units?: RateCap; items?: RateCap }
   /** Give up on a batch once it has made no progress for this long. */
   retryTimeoutMs: number
   backoff?: BackoffOptions
@@ -42,6 +49,8 @@ export interface BatchStats {
   /** Of those, calls the service throttled. */
   throttled: number
   consumedCapacity: number
+  /** The fewest calls in flight adaptive concurrency came down to (maxInFlight: never lowered). */
+  lowestInFlight: number
 }
 
 /**
@@ -51,7 +60,9 @@ export interface BatchStats {
  * with capped exponential backoff and full jitter until done, and a batch that makes no
  * progress for `retryTimeoutMs` fails. The first failure latches: later submits and `drain`
  * throw it. The SDK's own retries are off for these calls (a retry loop is never nested in
- * another); rate caps and adaptive concurrency plug in where a slot is taken.
+ * another). Throttling (a throttled call, or unprocessed requests) halves the calls allowed in
+ * flight, and calls that go through raise it again (AdaptiveConcurrency); rate caps, when set,
+ * space the calls out so the table sees no more than its cap (RateCap).
  */
 export class BatchCalls<R> {
   readonly stats: BatchStats = {
@@ -59,11 +70,15 @@ export class BatchCalls<R> {
     unprocessedRetried: 0,
     errorsRetried: 0,
     throttled: 0,
-    consumedCapacity: 0
+    consumedCapacity: 0,
+    lowestInFlight: 0
   }
 
   /** Calls running; resized by adaptive concurrency. */
   readonly slots: Slots
+  private readonly adaptive: AdaptiveConcurrency
+  /** Capacity units a request costs, from the calls so far (1 unit a request at first). */
+  private readonly unitCost = new CostEstimate(1)
   private readonly inFlight = new Set<Promise<void>>()
   private failure: Error | undefined
   private readonly now: () => number
@@ -77,6 +92,8 @@ export class BatchCalls<R> {
     this.now = settings.now ?? Date.now
     this.wait = settings.sleep ?? realSleep
     this.slots = new Slots(settings.maxInFlight, `${settings.kind} calls`)
+    this.adaptive = new AdaptiveConcurrency(this.slots, this.now)
+    this.stats.lowestInFlight = settings.maxInFlight
   }
 
   /** The first failure, if any: callers stop feeding work once it is set. */
@@ -128,17 +145,34 @@ export class BatchCalls<R> {
     let lastProgress = this.now()
     for (let attempt = 0; ; attempt++) {
       let reason: string
+      const caps = this.settings.caps
+      const units = caps?.units
+        ? await caps.units.reserve(this.unitCost.expected(remaining.length))
+        : 0
+      const items = caps?.items ? await caps.items.reserve(remaining.length) : 0
       try {
         this.stats.calls++
         const outcome = await this.call(remaining)
         this.stats.consumedCapacity += outcome.consumed
         const left = outcome.unprocessed
-        if (left.length === 0) return
+        const done = remaining.length - left.length
+        this.unitCost.record(done, outcome.consumed)
+        caps?.units?.settle(units, outcome.consumed)
+        caps?.items?.settle(items, done)
+        if (left.length === 0) {
+          this.adaptive.succeeded()
+          return
+        }
+        // Unprocessed requests are DynamoDB's way of throttling a batch call.
+        this.adaptive.throttled()
+        this.stats.lowestInFlight = this.adaptive.stats.lowest
         if (left.length < remaining.length) lastProgress = this.now()
         this.stats.unprocessedRetried += left.length
         reason = `${left.length} of ${remaining.length} unprocessed`
         remaining = left
       } catch (error) {
+        caps?.units?.settle(units, 0)
+        caps?.items?.settle(items, 0)
         if (this.failure !== undefined) throw error
         if (!isRetryableAwsError(error)) {
           throw new ActionError(
@@ -148,7 +182,11 @@ export class BatchCalls<R> {
           )
         }
         this.stats.errorsRetried++
-        if (isThrottling(error)) this.stats.throttled++
+        if (isThrottling(error)) {
+          this.stats.throttled++
+          this.adaptive.throttled()
+          this.stats.lowestInFlight = this.adaptive.stats.lowest
+        }
         reason = errorName(error) || errorMessage(error)
       }
       const delay = backoffDelay(attempt, this.settings.backoff, this.settings.random)

@@ -1,4 +1,5 @@
 import type { Projection, TableDescription } from '@aws-sdk/client-dynamodb'
+import type { TableCaps } from '../engine/caps.js'
 import { billingMode } from './tables.js'
 
 /**
@@ -41,6 +42,8 @@ export interface EstimateOptions {
    * item up in the target and scans the whole target.
    */
   targetHoldsItems?: boolean
+  /** The run's caps on the source and the target (`max-read-units` etc., per second). */
+  caps?: { source?: TableCaps; target?: TableCaps }
 }
 
 /** WCUs to write `bytes`: one per started KB, at least one. */
@@ -163,6 +166,27 @@ export function estimateCopy(
       })
     }
   }
+  const sourceCaps = options.caps?.source ?? {}
+  const targetCaps = options.caps?.target ?? {}
+  if (sourceCaps.readUnits) {
+    copyLimits.push({
+      what: `'max-read-units' on the source (${rate(sourceCaps.readUnits)} read units/s)`,
+      seconds: scanUnits / sourceCaps.readUnits
+    })
+  }
+  if (targetCaps.writeUnits) {
+    copyLimits.push({
+      what: `'max-write-units' on the target (${rate(targetCaps.writeUnits)} write units/s)`,
+      seconds: (items * writeUnitsPerItem) / targetCaps.writeUnits
+    })
+  }
+  const itemsCap = sourceCaps.itemsPerSecond ?? targetCaps.itemsPerSecond
+  if (itemsCap) {
+    copyLimits.push({
+      what: `'max-items-per-second' (${rate(itemsCap)} items/s)`,
+      seconds: items / itemsCap
+    })
+  }
   const copy = slowest(copyLimits)
 
   const verifyLimits: Limit[] = [
@@ -175,6 +199,24 @@ export function estimateCopy(
   if (sourceReads && holdsItems) {
     verifyLimits.push({ what: 'source reads', seconds: scanUnits / sourceReads.units })
   }
+  if (targetCaps.readUnits) {
+    verifyLimits.push({
+      what: "'max-read-units' on the target",
+      seconds: targetReadUnits / targetCaps.readUnits
+    })
+  }
+  if (sourceCaps.readUnits && holdsItems) {
+    verifyLimits.push({
+      what: "'max-read-units' on the source",
+      seconds: scanUnits / sourceCaps.readUnits
+    })
+  }
+  if (targetCaps.itemsPerSecond) {
+    verifyLimits.push({
+      what: "'max-items-per-second' on the target",
+      seconds: (holdsItems ? 2 * items : items) / targetCaps.itemsPerSecond
+    })
+  }
   const verify = slowest(verifyLimits)
   const itemsPerSecond = copy.seconds > 0 ? items / copy.seconds : runnerRate
 
@@ -183,7 +225,9 @@ export function estimateCopy(
     `The copy pass is taken at about ${number(runnerRate)} items/s, the low end of what npm run bench measured for the action (2,400-3,500 items/s against DynamoDB Local on a 2-core machine); verification at about twice that.`,
     copy.what === 'the runner'
       ? 'No capacity limit is lower: on-demand tables are assumed to keep up, provisioned ones at their current capacity (auto scaling may raise it).'
-      : `${capitalize(copy.what)} caps the copy at about ${rate(itemsPerSecond)} items/s (current capacity; auto scaling may raise it).`,
+      : copy.what.startsWith("'max-")
+        ? `${capitalize(copy.what)} caps the copy at about ${rate(itemsPerSecond)} items/s.`
+        : `${capitalize(copy.what)} caps the copy at about ${rate(itemsPerSecond)} items/s (current capacity; auto scaling may raise it).`,
     `Write units: ${tableUnits} WCU per item for the table (1 per started KB)${lsiUnits + gsis.length > 0 ? ', plus each index entry: KEYS_ONLY as 1 WCU, ALL and INCLUDE as the whole item (an upper bound), and every item assumed to carry every index key' : ''}.`,
     `Read units: strongly consistent scans at 1 RCU per 4 KB${holdsItems ? '; the target already holds items, so verification scans the source again, looks every item up in the target and scans the whole target' : ''}.`
   ]

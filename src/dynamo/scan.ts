@@ -1,7 +1,9 @@
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb'
 import { ActionError, errorMessage } from '../errors.js'
 import type { Item } from '../types.js'
-import { withRetry, type Sleep } from '../util/retry.js'
+import { AdaptiveConcurrency } from '../util/adaptive.js'
+import { CostEstimate, type RateCap } from '../util/rate.js'
+import { isThrottling, withRetry, type Sleep } from '../util/retry.js'
 import { Slots } from '../util/slots.js'
 import { PageItems } from './page-items.js'
 import { readScanAnswer, type ScanAnswer } from './scan-answer.js'
@@ -46,6 +48,11 @@ export class PageSizer {
     const perItem = this.bytes / this.items
     return Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(this.pageBytes / perItem)))
   }
+}
+
+/** Bytes of item data one read capacity unit pays for: 4 KB strongly consistent, 8 KB not. */
+export function bytesPerReadUnit(consistentRead: boolean): number {
+  return consistentRead ? 4096 : 8192
 }
 
 /** A Scan answer as the wire carries it (the fields the action reads). */
@@ -97,6 +104,11 @@ export interface ScanOptions {
   retryTimeoutMs: number
   /** Checked before each page is requested: true ends the scan early (no error). */
   shouldStop?: () => boolean
+  /**
+   * Rate caps on the table: read units (metered with each page's ConsumedCapacity) and items
+   * a second. Pages are made small enough to fit in about a second of either.
+   */
+  caps?: { units?: RateCap; items?: RateCap }
   sleep?: Sleep
   onRetry?: (error: unknown, attempt: number) => void
 }
@@ -107,6 +119,10 @@ export interface ScanTotals {
   consumedCapacity: number
   /** Pages the fast reader left to the general path (JSON.parse): 0 for DynamoDB's own answers. */
   parsedPages: number
+  /** Scan calls DynamoDB throttled (each retried). */
+  throttled: number
+  /** The fewest scan calls in flight adaptive concurrency came down to. */
+  lowestInFlight: number
 }
 
 /**
@@ -124,47 +140,71 @@ export async function scanTable(
   options: ScanOptions,
   onPage: (page: ScanPage) => Promise<void>
 ): Promise<ScanTotals> {
-  const totals: ScanTotals = { pages: 0, items: 0, consumedCapacity: 0, parsedPages: 0 }
   const segments = options.onlySegments ?? [...Array(options.segments).keys()]
+  const totals: ScanTotals = {
+    pages: 0,
+    items: 0,
+    consumedCapacity: 0,
+    parsedPages: 0,
+    throttled: 0,
+    lowestInFlight: segments.length
+  }
   let stopped = false
   const slots = new Slots(
     options.pagesInFlight ?? defaultPagesInFlight(segments.length),
     'scan pages in flight'
   )
-  const pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES
+  // Scan calls in flight (a page and its look-ahead ask at most one at a time each), lowered
+  // while DynamoDB throttles them.
+  const requests = new Slots(segments.length, 'scan calls in flight')
+  const adaptive = new AdaptiveConcurrency(requests)
+  const consistentRead = options.consistentRead ?? true
+  const caps = options.caps
+  // With a read cap, a page is at most about a second of it; with an item cap, too.
+  let pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES
+  if (caps?.units) {
+    const capBytes = Math.max(4096, caps.units.perSecond * bytesPerReadUnit(consistentRead))
+    pageBytes = pageBytes > 0 ? Math.min(pageBytes, capBytes) : capBytes
+  }
   const sizer = pageBytes > 0 ? new PageSizer(pageBytes) : undefined
+  const maxItems = caps?.items ? Math.max(1, Math.floor(caps.items.perSecond)) : undefined
+  const pageLimit = (): number | undefined => {
+    const limit = sizer?.limit()
+    if (maxItems === undefined) return limit
+    return limit === undefined ? maxItems : Math.min(limit, maxItems)
+  }
+  // Read units an item costs, from the pages so far (a 1 KB item at first).
+  const unitCost = new CostEstimate(1024 / bytesPerReadUnit(consistentRead))
 
   const keyAttributes = options.keyAttributes
   const fetchPage = (segment: number, startKey: Item | undefined): Promise<ReadPage> =>
     withRetry(
-      () => {
-        let received = 0
-        const request = {
-          TableName: options.table,
-          ConsistentRead: options.consistentRead ?? true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-          ...(sizer ? { Limit: sizer.limit() } : {}),
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
-        }
-        // The SDK gets only what routes the call; the body is the request's own JSON, so a
-        // start key with any attribute name goes out as it came in. The answer is read by
-        // readScanAnswer where it can (no items built), else parsed by the general path.
-        return sendWire<WireScanOutput | { fast: ScanAnswer }>(
-          client,
-          new ScanCommand(request as unknown as ScanCommandInput),
-          { TableName: options.table },
-          undefined,
-          (bytes) => (received = bytes),
-          (text) => {
-            const fast = readScanAnswer(text, keyAttributes)
-            return fast ? { fast } : undefined
-          }
-        ).then((answer) => {
-          const page = readPage(answer, keyAttributes)
-          sizer?.record(received, page.items.length)
+      async () => {
+        await requests.acquire()
+        const limit = pageLimit()
+        // Without a Limit a page holds up to 1 MB: reserve for as many 1 KB items.
+        const expectedItems = limit ?? 1024
+        const units = caps?.units ? await caps.units.reserve(unitCost.expected(expectedItems)) : 0
+        const items = caps?.items ? await caps.items.reserve(expectedItems) : 0
+        try {
+          const page = await fetchOnce(segment, startKey, limit)
+          unitCost.record(page.items.length, page.consumedCapacity)
+          caps?.units?.settle(units, page.consumedCapacity)
+          caps?.items?.settle(items, page.items.length)
+          adaptive.succeeded()
           return page
-        })
+        } catch (error) {
+          caps?.units?.settle(units, 0)
+          caps?.items?.settle(items, 0)
+          if (isThrottling(error)) {
+            totals.throttled++
+            adaptive.throttled()
+            totals.lowestInFlight = adaptive.stats.lowest
+          }
+          throw error
+        } finally {
+          requests.release()
+        }
       },
       {
         timeoutMs: options.retryTimeoutMs,
@@ -172,6 +212,41 @@ export async function scanTable(
         onRetry: (error, attempt) => options.onRetry?.(error, attempt)
       }
     )
+
+  /** One Scan call: its answer read by the fast reader, or parsed. */
+  const fetchOnce = (
+    segment: number,
+    startKey: Item | undefined,
+    limit: number | undefined
+  ): Promise<ReadPage> => {
+    let received = 0
+    const request = {
+      TableName: options.table,
+      ConsistentRead: consistentRead,
+      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      ...(limit !== undefined ? { Limit: limit } : {}),
+      ReturnConsumedCapacity: 'TOTAL',
+      ...(options.segments > 1 ? { Segment: segment, TotalSegments: options.segments } : {})
+    }
+    // The SDK gets only what routes the call; the body is the request's own JSON, so a
+    // start key with any attribute name goes out as it came in. The answer is read by
+    // readScanAnswer where it can (no items built), else parsed by the general path.
+    return sendWire<WireScanOutput | { fast: ScanAnswer }>(
+      client,
+      new ScanCommand(request as unknown as ScanCommandInput),
+      { TableName: options.table },
+      undefined,
+      (bytes) => (received = bytes),
+      (text) => {
+        const fast = readScanAnswer(text, keyAttributes)
+        return fast ? { fast } : undefined
+      }
+    ).then((answer) => {
+      const page = readPage(answer, keyAttributes)
+      sizer?.record(received, page.items.length)
+      return page
+    })
+  }
 
   /** A page with its slot held; undefined when the scan stopped while it waited for one. */
   const fetchHeld = async (

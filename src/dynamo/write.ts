@@ -141,16 +141,7 @@ export class BatchWriter {
   }
 
   get stats(): WriterStats {
-    const { calls, unprocessedRetried, errorsRetried, throttled, consumedCapacity } =
-      this.calls.stats
-    return {
-      written: this.written,
-      calls,
-      unprocessedRetried,
-      errorsRetried,
-      throttled,
-      consumedCapacity
-    }
+    return { ...this.calls.stats, written: this.written }
   }
 
   /** The key attributes requests are ordered by (a page can carry each item's key text). */

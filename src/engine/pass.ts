@@ -4,6 +4,7 @@ import { PageItems } from '../dynamo/page-items.js'
 import { scanTable, type ScanPage } from '../dynamo/scan.js'
 import type { BatchWriter } from '../dynamo/write.js'
 import type { Item } from '../types.js'
+import type { RateCap } from '../util/rate.js'
 import { sharedHeapGuard, type HeapGuard } from '../util/heap.js'
 import type { Sleep } from '../util/retry.js'
 import { ContentDigest } from '../verify/digest.js'
@@ -22,6 +23,8 @@ export type ItemSource =
       startKeys?: readonly (Item | null | undefined)[]
       /** Only these segments (a matrix leg's share); all by default. */
       segments?: readonly number[]
+      /** The table's rate caps on reads: read units and items a second. */
+      caps?: { units?: RateCap; items?: RateCap }
     }
   | {
       kind: 'reader'
@@ -76,7 +79,13 @@ export interface PassResult {
   writeCapacity: number
   writesRetried: number
   lookupsRetried: number
+  /** Calls DynamoDB throttled: scans, writes and lookups (each retried). */
   throttled: number
+  /**
+   * The fewest calls in flight adaptive concurrency came down to while throttled, for the
+   * scan and the writes (absent where nothing of that kind ran).
+   */
+  lowestInFlight: { scan?: number; write?: number }
   /**
    * Table sources: each segment's position once the pass ends (every page handed to the
    * consumers; durable once the writer is flushed and the backup finished).
@@ -139,6 +148,8 @@ export async function runPass(
     let items = 0
     let pages = 0
     let readCapacity = 0
+    let scanThrottled = 0
+    let lowestScans: number | undefined
     if (source.kind === 'reader') {
       items = await source.read(async (page) => {
         pages++
@@ -155,6 +166,7 @@ export async function runPass(
           ...(source.segments ? { onlySegments: source.segments } : {}),
           ...(settings.shouldStop ? { shouldStop: settings.shouldStop } : {}),
           ...(settings.sleep ? { sleep: settings.sleep } : {}),
+          ...(source.caps ? { caps: source.caps } : {}),
           ...(consumers.writer ? { keyAttributes: consumers.writer.keyAttributes } : {}),
           onRetry: (error, attempt) => {
             scanRetries++
@@ -179,6 +191,8 @@ export async function runPass(
       items = totals.items
       pages = totals.pages
       readCapacity = totals.consumedCapacity
+      scanThrottled = totals.throttled
+      lowestScans = totals.lowestInFlight
     }
     await consumers.writer?.flush()
     await consumers.lookup?.finish()
@@ -193,7 +207,11 @@ export async function runPass(
       writeCapacity: writes?.consumedCapacity ?? 0,
       writesRetried: (writes?.errorsRetried ?? 0) + (writes?.unprocessedRetried ?? 0),
       lookupsRetried: (lookups?.errorsRetried ?? 0) + (lookups?.unprocessedRetried ?? 0),
-      throttled: (writes?.throttled ?? 0) + (lookups?.throttled ?? 0),
+      throttled: scanThrottled + (writes?.throttled ?? 0) + (lookups?.throttled ?? 0),
+      lowestInFlight: {
+        ...(lowestScans !== undefined ? { scan: lowestScans } : {}),
+        ...(writes ? { write: writes.lowestInFlight } : {})
+      },
       positions: [...positions.values()].sort((a, b) => a.segment - b.segment),
       durationMs: Date.now() - started
     }

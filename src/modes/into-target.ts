@@ -10,6 +10,7 @@ import {
   type TableInfo
 } from '../dynamo/tables.js'
 import { BatchWriter } from '../dynamo/write.js'
+import type { PassResult } from '../engine/pass.js'
 import { ActionError } from '../errors.js'
 import { runPipeline, type PipelineResult } from '../pipeline.js'
 import type { PairReport } from '../types.js'
@@ -72,6 +73,7 @@ export async function moveIntoTarget(
     keyAttributes: keyAttributeNames(targetInfo.description),
     maxInFlight: ctx.inputs.writesInFlight,
     retryTimeoutMs: ctx.inputs.retryTimeoutMs,
+    ...ctx.caps.writing(target),
     ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
     onRetry: ({ reason, attempt, delayMs }) =>
       core.debug(`write ${target}: attempt ${attempt + 1} in ${delayMs} ms (${reason})`)
@@ -88,11 +90,7 @@ export async function moveIntoTarget(
       writer
     })
     report.scanned = pass.scanned
-    report.capacity = {
-      read: pass.pass.readCapacity,
-      write: pass.pass.writeCapacity,
-      throttled: pass.pass.throttled
-    }
+    report.capacity = capacityReport(ctx, pass.pass, source.read ? undefined : source.name, target)
     report.sourceCount = pass.digest.count
     report.sourceDigest = pass.digest.digest
     // A target that started empty is proven by a scan of it, which starts now, beside the
@@ -156,4 +154,34 @@ export async function moveIntoTarget(
   } finally {
     report.written = writer.stats.written
   }
+}
+
+/** What the pass consumed and met, with the caps in force and where throttling lowered concurrency. */
+function capacityReport(
+  ctx: RunContext,
+  pass: PassResult,
+  sourceTable: string | undefined,
+  target: string
+): NonNullable<PairReport['capacity']> {
+  const capacity: NonNullable<PairReport['capacity']> = {
+    read: pass.readCapacity,
+    write: pass.writeCapacity,
+    throttled: pass.throttled
+  }
+  const lowered: NonNullable<typeof capacity.lowered> = {}
+  const { scan, write } = pass.lowestInFlight
+  if (scan !== undefined && scan < ctx.inputs.scanSegments) {
+    lowered.scan = { lowest: scan, of: ctx.inputs.scanSegments }
+  }
+  if (write !== undefined && write < ctx.inputs.writesInFlight) {
+    lowered.write = { lowest: write, of: ctx.inputs.writesInFlight }
+  }
+  if (lowered.scan || lowered.write) capacity.lowered = lowered
+  const caps: NonNullable<typeof capacity.caps> = {}
+  const sourceCaps = sourceTable === undefined ? {} : ctx.caps.capsOf(sourceTable)
+  const targetCaps = ctx.caps.capsOf(target)
+  if (Object.keys(sourceCaps).length > 0) caps.source = sourceCaps
+  if (Object.keys(targetCaps).length > 0) caps.target = targetCaps
+  if (caps.source || caps.target) capacity.caps = caps
+  return capacity
 }

@@ -101,7 +101,8 @@ async function planPair(
   }
   if (source) {
     plan.copy.estimate = estimateCopy(source.description, target?.description ?? null, {
-      targetHoldsItems
+      targetHoldsItems,
+      caps: { source: ctx.caps.capsOf(pair.source), target: ctx.caps.capsOf(pair.target ?? '') }
     })
   }
   return plan

@@ -1,3 +1,4 @@
+import type { TableCaps } from '../engine/caps.js'
 import { appendFile } from 'node:fs/promises'
 import * as core from '@actions/core'
 import type { PairPlan, PlanReport, RestorePairPlan } from './plan-report.js'
@@ -172,13 +173,20 @@ function renderPairWith(pair: PairReport, w: Writer): string {
     rows.push(row('Backup', shown.join('<br>')))
   }
   if (pair.capacity) {
-    const { read, write, throttled } = pair.capacity
-    rows.push(
-      row(
-        'Capacity',
-        `${count(Math.round(read))} read units, ${count(Math.round(write))} write units, ${count(throttled)} throttled calls`
-      )
-    )
+    const { read, write, throttled, lowered, caps } = pair.capacity
+    const parts = [
+      `${count(Math.round(read))} read units, ${count(Math.round(write))} write units, ${count(throttled)} throttled calls`
+    ]
+    const loweredText = [
+      lowered?.scan ? `scans to ${count(lowered.scan.lowest)} of ${count(lowered.scan.of)}` : '',
+      lowered?.write ? `writes to ${count(lowered.write.lowest)} of ${count(lowered.write.of)}` : ''
+    ].filter(Boolean)
+    if (loweredText.length > 0) {
+      parts.push(`throttling lowered the calls in flight: ${loweredText.join(', ')}`)
+    }
+    const capText = [...capsText('source', caps?.source), ...capsText('target', caps?.target)]
+    if (capText.length > 0) parts.push(`capped at ${capText.join(', ')}`)
+    rows.push(row('Capacity', escapeHtml(parts.join('; '))))
   }
   if (pair.durationMs !== undefined) {
     rows.push(row('Duration', escapeHtml(formatDuration(pair.durationMs))))
@@ -417,4 +425,14 @@ export async function writeSummary(
     renderSummary(report, { ...(reportFile ? { reportFile } : {}), env }),
     'utf8'
   )
+}
+
+/** A table's caps in words: `source 100 read units/s`, … */
+function capsText(side: string, caps: TableCaps | undefined): string[] {
+  if (!caps) return []
+  const out: string[] = []
+  if (caps.readUnits !== undefined) out.push(`${side} ${count(caps.readUnits)} read units/s`)
+  if (caps.writeUnits !== undefined) out.push(`${side} ${count(caps.writeUnits)} write units/s`)
+  if (caps.itemsPerSecond !== undefined) out.push(`${side} ${count(caps.itemsPerSecond)} items/s`)
+  return out
 }

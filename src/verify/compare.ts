@@ -26,6 +26,7 @@ export function lookupIn(
     // Looking target items up in the source only finds what is missing there: items that
     // differ were found from the source's side already.
     reportDiffering: kind !== 'only-in-target',
+    ...ctx.caps.reading(table),
     ...(ctx.sleep ? { sleep: ctx.sleep } : {})
   })
 }

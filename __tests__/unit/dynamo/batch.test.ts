@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { BatchCalls, type BatchOutcome } from '../../../src/dynamo/batch.js'
+import { RateCap } from '../../../src/util/rate.js'
 
 /** An error the SDK would classify as throttling. */
 function throttle(): Error {
@@ -134,5 +135,105 @@ describe('batch.ts', () => {
     expect(error?.message).toMatch(
       /Gave up looking up 2 item\(s\) in table 't' after \d+ attempts.*pk=1; pk=2/
     )
+  })
+
+  it('halves the calls in flight while throttled and raises them again once calls go through', async () => {
+    const { settings: s } = settings({ maxInFlight: 8 })
+    let throttles = 3
+    let running = 0
+    const inFlightSeen: number[] = []
+    const calls = new BatchCalls<number>(
+      s,
+      async (requests) => {
+        running++
+        inFlightSeen.push(running)
+        await new Promise((resolve) => setImmediate(resolve))
+        running--
+        if (throttles > 0) {
+          throttles--
+          throw throttle()
+        }
+        return { unprocessed: [], consumed: requests.length }
+      },
+      String
+    )
+    for (let i = 0; i < 8; i++) await calls.submit([i]).started
+    await calls.drain()
+    expect(calls.stats.throttled).toBe(3)
+    expect(calls.stats.lowestInFlight).toBe(4)
+    expect(calls.slots.size).toBeLessThan(8)
+    // Enough unthrottled calls bring it back to the most allowed.
+    for (let i = 0; i < 60; i++) await calls.submit([i]).started
+    await calls.drain()
+    expect(calls.slots.size).toBe(8)
+  })
+
+  it('counts a call that comes back with unprocessed requests as throttled for concurrency', async () => {
+    const { settings: s } = settings({ maxInFlight: 4 })
+    let first = true
+    const calls = new BatchCalls<number>(
+      s,
+      (requests) => {
+        const unprocessed = first ? requests.slice(1) : []
+        first = false
+        return Promise.resolve({ unprocessed, consumed: requests.length - unprocessed.length })
+      },
+      String
+    )
+    await calls.submit([1, 2, 3]).started
+    await calls.drain()
+    expect(calls.stats.lowestInFlight).toBe(2)
+    expect(calls.stats.throttled).toBe(0)
+    expect(calls.stats.unprocessedRetried).toBe(2)
+  })
+
+  it('holds a write-unit cap, metered from what each call consumed', async () => {
+    let clock = 0
+    const sleep = (ms: number): Promise<void> => {
+      clock += ms
+      return Promise.resolve()
+    }
+    const cap = new RateCap(50, { now: () => clock, sleep })
+    const { settings: s } = settings({ maxInFlight: 4, caps: { units: cap } })
+    const calls = new BatchCalls<number>(
+      { ...s, now: () => clock, sleep },
+      // Each item costs 2 units: the cap learns it from ConsumedCapacity.
+      (requests) => Promise.resolve({ unprocessed: [], consumed: 2 * requests.length }),
+      String
+    )
+    for (let i = 0; i < 20; i++) {
+      await calls.submit(Array.from({ length: 25 }, (_, j) => i * 25 + j)).started
+    }
+    await calls.drain()
+    expect(calls.stats.consumedCapacity).toBe(1000)
+    expect(cap.spent).toBe(1000)
+    // Never more spent than the cap allows: a second's worth at once, the rest at 50 a
+    // second, plus the one call that goes into debt (50 units).
+    expect(1000).toBeLessThanOrEqual(50 * (clock / 1000) + 50 + 50)
+    expect(clock / 1000).toBeLessThanOrEqual(1000 / 50)
+  })
+
+  it('holds an items cap on requests handled, giving back what unprocessed requests reserved', async () => {
+    let clock = 0
+    const sleep = (ms: number): Promise<void> => {
+      clock += ms
+      return Promise.resolve()
+    }
+    const cap = new RateCap(100, { now: () => clock, sleep })
+    const { settings: s } = settings({ maxInFlight: 2, caps: { items: cap } })
+    let call = 0
+    const calls = new BatchCalls<number>(
+      { ...s, now: () => clock, sleep },
+      (requests) => {
+        // Every other call of several requests leaves its last one unprocessed.
+        const unprocessed = requests.length > 1 && call++ % 2 === 0 ? requests.slice(-1) : []
+        return Promise.resolve({ unprocessed, consumed: 0 })
+      },
+      String
+    )
+    for (let i = 0; i < 40; i++) await calls.submit(Array.from({ length: 25 }, () => i)).started
+    await calls.drain()
+    expect(cap.spent).toBe(1000)
+    expect(1000).toBeLessThanOrEqual(100 * (clock / 1000) + 100 + 25)
   })
 })

@@ -162,6 +162,32 @@ describe('estimate.ts', () => {
     expect(e.seconds).toBe(101)
   })
 
+  it("is capped by 'max-write-units' on the target, index writes included", () => {
+    const target = table(0, 0, { GlobalSecondaryIndexes: [gsi('byName', 'ALL')] })
+    // 2,000 items of 1 KB, each a table write and a GSI write: 4,000 units at 20 a second.
+    const e = estimateCopy(table(2000, 1000), target, { caps: { target: { writeUnits: 20 } } })
+    expect(e.limitedBy).toBe("'max-write-units' on the target (20 write units/s)")
+    expect(e.itemsPerSecond).toBe(10)
+    expect(e.basis.join(' ')).toContain(
+      "'max-write-units' on the target (20 write units/s) caps the copy at about 10 items/s."
+    )
+  })
+
+  it("is capped by 'max-read-units' and 'max-items-per-second', in the copy and its verification", () => {
+    const source = table(1000, 4096)
+    const reads = estimateCopy(source, table(0, 0), {
+      caps: { source: { readUnits: 10 }, target: { readUnits: 5 } }
+    })
+    expect(reads.limitedBy).toBe("'max-read-units' on the source (10 read units/s)")
+    // 1,000 units to scan the source at 10/s, then 1,000 to scan the target at 5/s.
+    expect(reads.seconds).toBe(100 + 200)
+    const items = estimateCopy(source, table(0, 0), {
+      caps: { source: { itemsPerSecond: 50 }, target: { itemsPerSecond: 50 } }
+    })
+    expect(items.limitedBy).toBe("'max-items-per-second' (50 items/s)")
+    expect(items.seconds).toBe(20 + 20)
+  })
+
   it('honours an on-demand maximum throughput', () => {
     const target = table(0, 0, { OnDemandThroughput: { MaxWriteRequestUnits: 100 } })
     const e = estimateCopy(table(10_000, 1000), target)

@@ -14,6 +14,7 @@ import {
   type ScanPage
 } from '../../../src/dynamo/scan.js'
 import type { Item } from '../../../src/types.js'
+import { RateCap } from '../../../src/util/rate.js'
 import { everyTypeItem } from '../../../__fixtures__/items.js'
 import { capturingClient, textOf, wireAnswer, wireInput } from '../../support/wire-mock.js'
 
@@ -75,6 +76,64 @@ describe('scan.ts', () => {
     )
     expect(totals.items).toBe(1)
     expect(retries).toBe(1)
+  })
+
+  it('counts throttled pages and lowers the scan calls in flight while throttled', async () => {
+    ddb
+      .on(ScanCommand)
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }))
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }))
+      .resolves(page([{ pk: { S: 'a' } }]))
+    const totals = await scanTable(
+      client,
+      { table: 't', segments: 8, retryTimeoutMs: 1000, sleep: noSleep },
+      async () => undefined
+    )
+    expect(totals.items).toBe(8)
+    expect(totals.throttled).toBe(2)
+    expect(totals.lowestInFlight).toBe(4)
+  })
+
+  it('holds read-unit and item caps, metered from what each page consumed', async () => {
+    let clock = 0
+    const sleep = async (ms: number): Promise<void> => {
+      clock += ms
+    }
+    let served = 0
+    const { client: wire, requests } = capturingClient((request) => {
+      const limit = (JSON.parse(request.body) as { Limit?: number }).Limit ?? 1000
+      const count = Math.min(limit, 2000 - served)
+      const items = Array.from({ length: count }, (_, i) => ({ pk: { S: `k${served + i}` } }))
+      served += count
+      // Each item costs half a read unit, as DynamoDB would say in ConsumedCapacity.
+      const answer: Record<string, unknown> = {
+        Items: items,
+        Count: count,
+        ScannedCount: count,
+        ConsumedCapacity: { TableName: 't', CapacityUnits: count / 2 }
+      }
+      if (served < 2000) answer.LastEvaluatedKey = { pk: items.at(-1)?.pk }
+      return JSON.stringify(answer)
+    })
+    const units = new RateCap(100, { now: () => clock, sleep })
+    const items = new RateCap(150, { now: () => clock, sleep })
+    const totals = await scanTable(
+      wire,
+      { table: 't', segments: 1, retryTimeoutMs: 1000, sleep, caps: { units, items } },
+      async () => undefined
+    )
+    expect(totals.items).toBe(2000)
+    expect(totals.consumedCapacity).toBe(1000)
+    expect(units.spent).toBe(1000)
+    expect(items.spent).toBe(2000)
+    // Pages fit in about a second of the item cap.
+    const limits = requests.map((r) => (JSON.parse(r.body) as { Limit?: number }).Limit ?? 0)
+    expect(Math.max(...limits)).toBeLessThanOrEqual(150)
+    // 2,000 items at 150 a second (the tighter cap): never more than a second's worth at
+    // once plus one page ahead of the cap.
+    const seconds = clock / 1000
+    expect(2000).toBeLessThanOrEqual(150 * seconds + 150 + 150)
+    expect(1000).toBeLessThanOrEqual(100 * seconds + 100 + 100)
   })
 
   it('stops every segment on a final error and reports it plainly', async () => {

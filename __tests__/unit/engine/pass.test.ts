@@ -79,8 +79,10 @@ describe('engine/pass.ts', () => {
       pages: 3,
       readCapacity: 2,
       scanRetries: 1,
-      throttled: 1,
-      writesRetried: 1
+      // The throttled scan page and the throttled write.
+      throttled: 2,
+      writesRetried: 1,
+      lowestInFlight: { scan: 1, write: 1 }
     })
     expect(result.writeCapacity).toBeGreaterThan(0)
     expect(handed).toBe(3)
