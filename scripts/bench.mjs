@@ -49,7 +49,7 @@
 //                                          the action first, which usually leans the ratio low
 //   npm run bench -- --ceiling 16x64       the plain loop's scan segments x writes in flight
 //                                          (default 8x32)
-//   npm run bench -- --sweep               also copy at scan-segments {4,8,16} x
+//   npm run bench -- --sweep               also copy at total-segments {4,8,16} x
 //                                          writes-in-flight {16,32,64} (100k items; 10k with --quick)
 //   npm run bench -- --sweep-only          only the sweep (after one discarded warm-up copy;
 //                                          the action.yml default runs first and last as a drift
@@ -926,7 +926,7 @@ const RATE_COLUMNS = [
 ]
 
 const ACTION_DEFAULTS = actionYmlDefaults()
-const DEFAULT_SEGMENTS = Number(ACTION_DEFAULTS['scan-segments'] || 8)
+const DEFAULT_SEGMENTS = Number(ACTION_DEFAULTS['total-segments'] || 8)
 const DEFAULT_WRITES = Number(ACTION_DEFAULTS['writes-in-flight'] || 32)
 
 async function runActionCopy(env0, { source, target, runDir, extraInputs = {} }) {
@@ -1388,7 +1388,7 @@ async function main() {
     say(
       `  ceiling: Scan ${options.ceilingSegments} segments (ConsistentRead) -> ` +
         `${options.ceilingWrites} BatchWriteItem x 25 in flight; action: mode copy with ` +
-        `backup-s3-uri, action.yml defaults scan-segments ${DEFAULT_SEGMENTS}, ` +
+        `backup-s3-uri, action.yml defaults total-segments ${DEFAULT_SEGMENTS}, ` +
         `writes-in-flight ${DEFAULT_WRITES}`
     )
 
@@ -1697,7 +1697,7 @@ async function main() {
 
     if (options.sweep) {
       const n = options.sweepItems
-      say(`\nSweep: action copy at ${fmt(n)} items, scan-segments x writes-in-flight`)
+      say(`\nSweep: action copy at ${fmt(n)} items, total-segments x writes-in-flight`)
       const source = await prepareSource(n)
       // The default first and last (a drift check: DynamoDB Local keeps warming up), the other
       // cells in a mixed order so that drift does not line up with either setting.
@@ -1723,7 +1723,7 @@ async function main() {
           source,
           `segments ${segments}, writes-in-flight ${writes}`,
           {
-            'scan-segments': String(segments),
+            'total-segments': String(segments),
             'writes-in-flight': String(writes)
           }
         )
@@ -1778,7 +1778,7 @@ async function main() {
           ])
         )
       )
-      say('\n  copy items/s by scan-segments (rows) and writes-in-flight (columns)')
+      say('\n  copy items/s by total-segments (rows) and writes-in-flight (columns)')
       say(
         table(
           ['segments', ...writesList.map((w) => `w=${w}`)],

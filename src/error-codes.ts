@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   'input.badBackupDir': "a 'backup-dir' that cannot be named in a restore line",
   'input.badBoolean': 'a true/false input with another value',
   'input.badNumber': 'a number input out of its range',
+  'input.conflictingSegments': "'total-segments' and its old name 'scan-segments' disagree",
   'input.badCap': "a 'max-read-units' or 'max-write-units' that is neither units nor a share",
   'input.badRegion': 'a region that is not one',
   'input.noRegion': 'no region given or found',

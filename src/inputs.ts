@@ -22,6 +22,8 @@ export const INPUTS = {
   githubToken: 'github-token',
   dynamodbEndpoint: 'dynamodb-endpoint',
   s3Endpoint: 's3-endpoint',
+  totalSegments: 'total-segments',
+  /** Deprecated alias of total-segments: still read, with a warning. */
   scanSegments: 'scan-segments',
   writesInFlight: 'writes-in-flight',
   retryTimeoutSeconds: 'retry-timeout-seconds',
@@ -31,7 +33,7 @@ export const INPUTS = {
 } as const
 
 export const DEFAULTS = {
-  scanSegments: 16,
+  totalSegments: 16,
   writesInFlight: 32,
   retryTimeoutSeconds: 600
 } as const
@@ -56,7 +58,7 @@ export interface ActionInputs {
   githubToken: string
   dynamodbEndpoint: string
   s3Endpoint: string
-  scanSegments: number
+  totalSegments: number
   writesInFlight: number
   retryTimeoutMs: number
   /** Rate caps per table (`max-read-units`, `max-write-units`, `max-items-per-second`). */
@@ -347,6 +349,34 @@ export function parseUnitsCap(value: string, name: string): UnitsCap | undefined
 }
 
 /**
+ * `total-segments`, or its deprecated alias `scan-segments` (which warns). The runner passes
+ * `total-segments`' default when the step leaves it out, so the alias wins over the default;
+ * given both, with different values other than the default, the run is refused rather than
+ * guessing which one was meant.
+ */
+export function parseTotalSegments(total: string, alias: string): number {
+  const parse = (value: string, name: string): number =>
+    parseInteger(value, name, DEFAULTS.totalSegments, 1, 1000)
+  const totalSegments = parse(total, INPUTS.totalSegments)
+  if (alias.trim() === '') return totalSegments
+  const aliasSegments = parse(alias, INPUTS.scanSegments)
+  if (
+    total.trim() !== '' &&
+    totalSegments !== DEFAULTS.totalSegments &&
+    totalSegments !== aliasSegments
+  ) {
+    throw new InputError(
+      'input.conflictingSegments',
+      `Inputs 'total-segments' (${totalSegments}) and 'scan-segments' (${aliasSegments}) disagree. 'scan-segments' is the old name of 'total-segments': set only 'total-segments'.`
+    )
+  }
+  core.warning(
+    `Input 'scan-segments' is deprecated: it is now called 'total-segments' (the next releases split a table by segments across runners). Rename it in the workflow; this run uses ${aliasSegments}.`
+  )
+  return aliasSegments
+}
+
+/**
  * `confirm-delete`: table names separated by newlines, commas or spaces; comments as in
  * `tables` (see commentStart). Every name must be a valid table name.
  */
@@ -428,13 +458,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
     githubToken,
     dynamodbEndpoint: read(INPUTS.dynamodbEndpoint),
     s3Endpoint: read(INPUTS.s3Endpoint),
-    scanSegments: parseInteger(
-      read(INPUTS.scanSegments),
-      INPUTS.scanSegments,
-      DEFAULTS.scanSegments,
-      1,
-      1000
-    ),
+    totalSegments: parseTotalSegments(read(INPUTS.totalSegments), read(INPUTS.scanSegments)),
     writesInFlight: parseInteger(
       read(INPUTS.writesInFlight),
       INPUTS.writesInFlight,

@@ -46,7 +46,7 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
       region: inputs.region,
       dynamodbEndpoint: inputs.dynamodbEndpoint,
       s3Endpoint: inputs.s3Endpoint,
-      maxSockets: inputs.writesInFlight + inputs.scanSegments * 2 + 16
+      maxSockets: inputs.writesInFlight + inputs.totalSegments * 2 + 16
     })
     const ctx: RunContext = {
       inputs,

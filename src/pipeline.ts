@@ -58,7 +58,7 @@ export async function runPipeline(
           kind: 'table',
           client: ctx.clients.dynamodbItems,
           table: options.table,
-          totalSegments: ctx.inputs.scanSegments,
+          totalSegments: ctx.inputs.totalSegments,
           ...ctx.caps.reading(options.table)
         }
     const pass = await runPass(

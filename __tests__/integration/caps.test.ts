@@ -70,7 +70,7 @@ describe('caps and throttling', () => {
         copyInputs({
           tables: `${source} -> ${target}`,
           'dynamodb-endpoint': proxy.endpoint,
-          'scan-segments': '4',
+          'total-segments': '4',
           'writes-in-flight': '8'
         })
       )

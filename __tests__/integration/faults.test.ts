@@ -48,7 +48,7 @@ describe('copy through a fault-injecting proxy', () => {
       'dynamodb-endpoint': proxy.endpoint,
       's3-endpoint': motoEndpoint(),
       'backup-s3-uri': `s3://${bucket}/x`,
-      'scan-segments': '4',
+      'total-segments': '4',
       'writes-in-flight': '8'
     })
     proxy.setFaults({})

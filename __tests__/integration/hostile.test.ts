@@ -206,7 +206,7 @@ describe('proofs count what the wire carried', () => {
       mode: 'copy',
       tables: `${source} -> ${target}`,
       'backup-s3-uri': `s3://${bucket}/wire`,
-      'scan-segments': '1',
+      'total-segments': '1',
       ...base({ 'dynamodb-endpoint': proxy.endpoint, ...extra })
     })
     return { result, target, expected }

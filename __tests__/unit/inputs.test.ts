@@ -14,6 +14,7 @@ import {
   parseNameList,
   parseS3Uri,
   parseTablePairs,
+  parseTotalSegments,
   parseUnitsCap,
   resolveRegion,
   stripComment
@@ -138,7 +139,7 @@ describe('inputs.ts', () => {
       'confirm-delete': 'order-tracking-qa',
       'expected-account-id': '123456789012',
       'github-token': 'ghs_token',
-      'scan-segments': '4',
+      'total-segments': '4',
       'writes-in-flight': '16',
       'retry-timeout-seconds': '30'
     })
@@ -154,7 +155,7 @@ describe('inputs.ts', () => {
       allowNonEmptyTarget: true,
       confirmDelete: ['order-tracking-qa'],
       expectedAccountId: '123456789012',
-      scanSegments: 4,
+      totalSegments: 4,
       writesInFlight: 16,
       retryTimeoutMs: 30_000
     })
@@ -168,9 +169,25 @@ describe('inputs.ts', () => {
       'expected-account-id': '1234'
     })
     expect(() => getInputs({})).toThrow(/12-digit/)
-    setInputs({ 'expected-account-id': '', 'scan-segments': '0' })
+    setInputs({ 'expected-account-id': '', 'total-segments': '0' })
     expect(() => getInputs({})).toThrow(
-      "Input 'scan-segments' must be a whole number from 1 to 1000, not '0'."
+      "Input 'total-segments' must be a whole number from 1 to 1000, not '0'."
+    )
+  })
+
+  it("reads 'scan-segments' as the deprecated name of 'total-segments', with a warning", () => {
+    const log = captureStdout(() => {
+      expect(parseTotalSegments('16', '4')).toBe(4)
+      expect(parseTotalSegments('', '4')).toBe(4)
+      expect(parseTotalSegments('4', '4')).toBe(4)
+    })
+    expect(log).toContain("::warning::Input 'scan-segments' is deprecated")
+    expect(captureStdout(() => expect(parseTotalSegments('8', '')).toBe(8))).toBe('')
+    const error = inputError(() => parseTotalSegments('8', '4'))
+    expect(error.code).toBe('input.conflictingSegments')
+    expect(error.message).toContain("set only 'total-segments'")
+    expect(inputError(() => parseTotalSegments('16', '0')).message).toContain(
+      "Input 'scan-segments' must be a whole number"
     )
   })
 
@@ -473,3 +490,19 @@ describe('inputs.ts: the tables limit', () => {
     expect(() => parsePlanFor('backup', 'plan')).toThrow("Input 'plan-for' is 'backup'; use 'copy'")
   })
 })
+
+/** What `call` printed to stdout (the runner's workflow commands). */
+function captureStdout(call: () => void): string {
+  let out = ''
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = (chunk: string | Uint8Array): boolean => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
+    return true
+  }
+  try {
+    call()
+  } finally {
+    process.stdout.write = write
+  }
+  return out
+}

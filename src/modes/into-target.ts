@@ -170,8 +170,8 @@ function capacityReport(
   }
   const lowered: NonNullable<typeof capacity.lowered> = {}
   const { scan, write } = pass.lowestInFlight
-  if (scan !== undefined && scan < ctx.inputs.scanSegments) {
-    lowered.scan = { lowest: scan, of: ctx.inputs.scanSegments }
+  if (scan !== undefined && scan < ctx.inputs.totalSegments) {
+    lowered.scan = { lowest: scan, of: ctx.inputs.totalSegments }
   }
   if (write !== undefined && write < ctx.inputs.writesInFlight) {
     lowered.write = { lowest: write, of: ctx.inputs.writesInFlight }
