@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   'input.badBoolean': 'a true/false input with another value',
   'input.badNumber': 'a number input out of its range',
   'input.conflictingSegments': "'total-segments' and its old name 'scan-segments' disagree",
+  'input.badRole': "a 'role-to-assume' that is not an IAM role ARN",
   'input.badCap': "a 'max-read-units' or 'max-write-units' that is neither units nor a share",
   'input.badRegion': 'a region that is not one',
   'input.noRegion': 'no region given or found',
@@ -35,6 +36,9 @@ export const ERROR_CODES = {
   'preflight.noBackupDestination': 'no backup destination that outlives the job',
   'preflight.noArtifactService': 'the artifact service cannot be reached',
   'preflight.backupDirUnusable': "'backup-dir' cannot hold files",
+  // Credentials (role-to-assume)
+  'credentials.noIdToken': "GitHub's OIDC token could not be had",
+  'credentials.assumeRoleFailed': 'STS did not let the job assume the role',
   // Backups
   'backup.bucketUnavailable': 'the backup bucket cannot be reached',
   'backup.bucketNotWritable': 'the backup bucket does not take a test write',

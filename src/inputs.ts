@@ -29,7 +29,9 @@ export const INPUTS = {
   retryTimeoutSeconds: 'retry-timeout-seconds',
   maxReadUnits: 'max-read-units',
   maxWriteUnits: 'max-write-units',
-  maxItemsPerSecond: 'max-items-per-second'
+  maxItemsPerSecond: 'max-items-per-second',
+  roleToAssume: 'role-to-assume',
+  roleDurationSeconds: 'role-duration-seconds'
 } as const
 
 export const DEFAULTS = {
@@ -63,6 +65,8 @@ export interface ActionInputs {
   retryTimeoutMs: number
   /** Rate caps per table (`max-read-units`, `max-write-units`, `max-items-per-second`). */
   caps: CapSettings
+  /** A role the action assumes itself from GitHub's OIDC token, refreshing its credentials. */
+  role?: { arn: string; durationSeconds: number }
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
@@ -488,6 +492,23 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
   if (readUnits) inputs.caps.readUnits = readUnits
   if (writeUnits) inputs.caps.writeUnits = writeUnits
   if (itemsPerSecond > 0) inputs.caps.itemsPerSecond = itemsPerSecond
+  const roleArn = read(INPUTS.roleToAssume).trim()
+  const roleDuration = parseInteger(
+    read(INPUTS.roleDurationSeconds),
+    INPUTS.roleDurationSeconds,
+    3600,
+    1,
+    43_200
+  )
+  if (roleArn !== '') {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/.test(roleArn)) {
+      throw new InputError(
+        'input.badRole',
+        `Input 'role-to-assume' must be an IAM role ARN such as arn:aws:iam::123456789012:role/dynamodb-table-mover, not '${roleArn}'.`
+      )
+    }
+    inputs.role = { arn: roleArn, durationSeconds: roleDuration }
+  }
   if (backupUri !== '') inputs.backupS3 = parseBackupS3Uri(backupUri)
   if (inputs.expectedAccountId !== '' && !/^\d{12}$/.test(inputs.expectedAccountId)) {
     throw new InputError(

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { createClients, destroyClients, type Clients } from './aws/clients.js'
+import { webIdentityCredentials } from './aws/credentials.js'
 import { createArtifactUploader, type ArtifactUploader } from './backup/artifact.js'
 import { runLabelFor, type RunContext } from './context.js'
 import { CapRegistry } from './engine/caps.js'
@@ -42,7 +43,18 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
     const inputs = getInputs()
     report.mode = inputs.mode
     const mode = MODES[inputs.mode]
+    const credentials = inputs.role
+      ? webIdentityCredentials({
+          roleArn: inputs.role.arn,
+          durationSeconds: inputs.role.durationSeconds,
+          sessionName: `dynamodb-table-mover-${process.env.GITHUB_RUN_ID ?? 'local'}`,
+          region: inputs.region,
+          idToken: (audience) => core.getIDToken(audience),
+          log: (line) => core.info(line)
+        })
+      : undefined
     clients = createClients({
+      ...(credentials ? { credentials } : {}),
       region: inputs.region,
       dynamodbEndpoint: inputs.dynamodbEndpoint,
       s3Endpoint: inputs.s3Endpoint,
@@ -57,6 +69,8 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
       caps: new CapRegistry(),
       progressIntervalMs: overrides.progressIntervalMs ?? 10_000
     }
+    // The role's first credentials now: a job that cannot assume it fails here, plainly.
+    if (credentials) await credentials()
     await checkAccount(ctx)
     await mode(ctx)
   } catch (error) {

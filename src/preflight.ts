@@ -20,6 +20,7 @@ import {
   type TableInfo
 } from './dynamo/tables.js'
 import { resolveCaps } from './engine/caps.js'
+import { estimateCopy } from './dynamo/estimate.js'
 import { runPipeline } from './pipeline.js'
 import type { DigestSummary, TablePair } from './types.js'
 import { itemCount } from './util/progress.js'
@@ -194,7 +195,46 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
   }
   await checkBackupDestination(ctx, problems, true)
   problems.throwIfAny(ctx)
+  const seconds = plans.reduce(
+    (sum, plan) =>
+      sum +
+      estimateCopy(plan.source.description, plan.targetInfo?.description ?? null, {
+        targetHoldsItems: !plan.targetWasEmpty,
+        caps: { source: ctx.caps.capsOf(plan.source.name), target: ctx.caps.capsOf(plan.target) }
+      }).seconds,
+    0
+  )
+  await warnIfCredentialsExpireFirst(ctx, seconds)
   return plans
+}
+
+/**
+ * Without `role-to-assume`, the run lives on the credentials it was given. Where the SDK
+ * knows when they expire (AWS_CREDENTIAL_EXPIRATION, a profile's or a credential process's
+ * session), a copy estimated to outlast them gets a warning before its first write. Returns
+ * the warning, if any.
+ */
+export async function warnIfCredentialsExpireFirst(
+  ctx: RunContext,
+  estimatedSeconds: number,
+  now = Date.now()
+): Promise<string | undefined> {
+  if (ctx.inputs.role) return undefined
+  const provider: unknown = ctx.clients.dynamodb.config.credentials
+  if (typeof provider !== 'function') return undefined
+  let expiration: Date | undefined
+  try {
+    expiration = ((await (provider as () => Promise<{ expiration?: Date }>)()) ?? {}).expiration
+  } catch {
+    return undefined
+  }
+  if (!(expiration instanceof Date)) return undefined
+  const end = now + estimatedSeconds * 1000
+  if (expiration.getTime() >= end) return undefined
+  const minutes = (ms: number): string => `${Math.max(0, Math.round(ms / 60_000))} min`
+  const message = `The AWS credentials expire at ${expiration.toISOString()} (in ${minutes(expiration.getTime() - now)}), before this copy's estimated end (in about ${minutes(end - now)}). A copy that outlives its credentials fails: set 'role-to-assume' so that the action refreshes them itself, or assume the role for longer ('role-duration-seconds' of aws-actions/configure-aws-credentials).`
+  core.warning(message)
+  return message
 }
 
 /** What checkCopyPair found of one pair, refused or not (plan shows the tables either way). */

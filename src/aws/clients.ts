@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { S3Client } from '@aws-sdk/client-s3'
 import { STSClient } from '@aws-sdk/client-sts'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
+import type { AwsCredentialIdentityProvider } from '@smithy/types'
 
 export interface Clients {
   /** Table-level calls (describe, create, delete, settings), with the SDK's standard retries. */
@@ -26,6 +27,8 @@ export interface ClientSettings {
   s3Endpoint?: string
   /** Sockets per client: at least the calls the action keeps in flight. */
   maxSockets?: number
+  /** Credentials for every client (role-to-assume); absent: the SDK's default chain. */
+  credentials?: AwsCredentialIdentityProvider
 }
 
 export const USER_AGENT: [string, string] = ['dynamodb-table-mover', '0.1.0']
@@ -47,7 +50,8 @@ export function createClients(
     region: settings.region,
     maxAttempts: 3,
     retryMode: 'standard',
-    customUserAgent: [USER_AGENT]
+    customUserAgent: [USER_AGENT],
+    ...(settings.credentials ? { credentials: settings.credentials } : {})
   }
   const s3EndpointFromEnv = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || ''
   const dynamodbEndpoint = settings.dynamodbEndpoint ? { endpoint: settings.dynamodbEndpoint } : {}
