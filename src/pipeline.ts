@@ -5,7 +5,8 @@ import { runPass, type ItemSource, type PassResult } from './engine/pass.js'
 import type { BatchWriter } from './dynamo/write.js'
 import { errorName } from './errors.js'
 import type { Item } from './types.js'
-import { Progress } from './util/progress.js'
+import { Progress, type ThroughputSample } from './util/progress.js'
+import { isThrottling } from './util/retry.js'
 import type { ContentDigest } from './verify/digest.js'
 import type { KeyLookup } from './verify/lookup.js'
 
@@ -33,6 +34,8 @@ export interface PipelineResult {
   durationMs: number
   /** Everything the engine's pass reported. */
   pass: PassResult
+  /** Items/s over each progress interval (the summary's chart). */
+  throughput: ThroughputSample[]
 }
 
 /**
@@ -44,12 +47,23 @@ export async function runPipeline(
   ctx: RunContext,
   options: PipelineOptions
 ): Promise<PipelineResult> {
+  let readUnits = 0
+  let scanThrottled = 0
   const progress = new Progress(
     options.label,
     options.approximateItems,
     (line) => core.info(line),
     Date.now,
-    ctx.progressIntervalMs
+    ctx.progressIntervalMs,
+    () => {
+      const writes = options.writer?.stats
+      const lookups = options.lookup?.stats
+      const units = [`${Math.round(readUnits).toLocaleString('en-US')} read units`]
+      if (writes)
+        units.push(`${Math.round(writes.consumedCapacity).toLocaleString('en-US')} write units`)
+      const throttled = scanThrottled + (writes?.throttled ?? 0) + (lookups?.throttled ?? 0)
+      return `${units.join(' + ')} consumed, ${throttled.toLocaleString('en-US')} throttled`
+    }
   )
   try {
     const source: ItemSource = options.read
@@ -74,16 +88,21 @@ export async function runPipeline(
         ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
         ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
         onItems: (count) => progress.add(count),
-        onScanRetry: (error, attempt) =>
+        onPageRead: (units) => (readUnits += units),
+        onScanRetry: (error, attempt) => {
+          if (isThrottling(error)) scanThrottled++
           core.debug(`scan ${options.table}: retry ${attempt} after ${errorName(error) || 'error'}`)
+        }
       }
     )
     if (pass.scanRetries > 0)
       core.info(
         `Scan of '${options.table}' recovered from ${pass.scanRetries} throttled or failed request(s).`
       )
+    progress.stop()
     core.info(progress.line())
     return {
+      throughput: progress.throughput(),
       digest: pass.digest,
       scanned: pass.items,
       readCapacity: pass.readCapacity,

@@ -1,5 +1,6 @@
 import type { TableCaps } from './engine/caps.js'
 import type { ErrorCode } from './error-codes.js'
+import type { ThroughputSample } from './util/progress.js'
 import type { PlanReport } from './report/plan-report.js'
 
 export const MODES = ['plan', 'backup', 'copy', 'verify', 'delete-source', 'restore'] as const
@@ -106,6 +107,8 @@ export interface PairReport {
     /** The caps in force, per second (`max-read-units` etc. resolved per table). */
     caps?: { source?: TableCaps; target?: TableCaps }
   }
+  /** The copy pass's items/s over each progress interval (for the summary's chart). */
+  throughput?: ThroughputSample[]
   /** Plain-language reason when status is failed or skipped. */
   error?: string
   errorCode?: ErrorCode

@@ -88,6 +88,8 @@ describe('caps and throttling', () => {
     expect(capacity.lowered?.write?.lowest).toBeLessThan(8)
     expect(capacity.lowered?.scan).toEqual({ lowest: 2, of: 4 })
     expect(result.summary).toContain('throttling lowered the calls in flight')
+    // The progress lines carry the consumed capacity and the throttled calls.
+    expect(result.log).toMatch(/read units \+ [\d,]+ write units consumed, [1-9][\d,]* throttled/)
   })
 
   it('resolves a share of provisioned capacity per table and reports the caps in force', async () => {

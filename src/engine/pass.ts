@@ -52,6 +52,8 @@ export interface PassSettings {
   sleep?: Sleep
   /** Items handed on, after each page (progress). */
   onItems?: (count: number) => void
+  /** Read units a scan page consumed, as it arrives (progress). */
+  onPageRead?: (consumedCapacity: number) => void
   /** A scan call repeated after throttling or an error. */
   onScanRetry?: (error: unknown, attempt: number) => void
   /** Keeps the heap near its live size between pages (default: the process's one guard). */
@@ -174,6 +176,7 @@ export async function runPass(
           }
         },
         async (page: ScanPage) => {
+          settings.onPageRead?.(page.consumedCapacity)
           const hashes = await handle(page.items)
           ledger.page(
             page.segment,

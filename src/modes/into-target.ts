@@ -90,6 +90,7 @@ export async function moveIntoTarget(
       writer
     })
     report.scanned = pass.scanned
+    if (pass.throughput.length >= 2) report.throughput = pass.throughput
     report.capacity = capacityReport(ctx, pass.pass, source.read ? undefined : source.name, target)
     report.sourceCount = pass.digest.count
     report.sourceDigest = pass.digest.digest

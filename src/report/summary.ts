@@ -210,7 +210,42 @@ function renderPairWith(pair: PairReport, w: Writer): string {
     if (w.limits.plan) html += renderPlan(pair.plan, w)
     else w.shortened = true
   }
+  if (pair.throughput && pair.throughput.length >= 2) {
+    if (w.limits.plan) html += throughputChart(pair)
+    else w.shortened = true
+  }
   return html
+}
+
+/**
+ * The copy's items/s over time as a Mermaid line chart (GitHub renders Mermaid in job
+ * summaries). Only numbers and the pair's table names (letters, digits, `_ . -`) go into it.
+ */
+export function throughputChart(pair: PairReport): string {
+  const samples = pair.throughput ?? []
+  const minutes = samples[samples.length - 1]!.seconds >= 120
+  const x = samples.map((s) =>
+    minutes ? (s.seconds / 60).toFixed(1) : String(Math.round(s.seconds))
+  )
+  const y = samples.map((s) => String(Math.round(s.itemsPerSecond)))
+  // Names and backup locations reduced to characters that cannot leave the quoted title or
+  // the code block.
+  const title = (pair.target ? `${pair.source} to ${pair.target}` : pair.source)
+    .replace(/[^A-Za-z0-9_.\/:-]+/g, ' ')
+    .slice(0, 120)
+  return [
+    '',
+    '',
+    '```mermaid',
+    'xychart-beta',
+    `  title "${title}: items/s"`,
+    `  x-axis "${minutes ? 'minutes' : 'seconds'}" [${x.join(', ')}]`,
+    '  y-axis "items/s"',
+    `  line [${y.join(', ')}]`,
+    '```',
+    '',
+    ''
+  ].join('\n')
 }
 
 /**

@@ -1,24 +1,79 @@
+/** One point of a pass's throughput: items/s over the interval that ended `seconds` in. */
+export interface ThroughputSample {
+  seconds: number
+  itemsPerSecond: number
+}
+
+/** The most throughput samples kept: beyond it, neighbours merge (memory stays bounded). */
+export const MAX_SAMPLES = 60
+
 /**
  * Progress of a long scan or copy: a log line at least every `intervalMs` with items done,
- * items/s and an ETA from the table's approximate item count.
+ * items/s, an ETA from the table's approximate item count and what `detail` adds (consumed
+ * capacity, throttled calls), and the throughput of each interval for the summary's chart.
  */
 export class Progress {
   private done = 0
   private readonly started: number
   private timer: NodeJS.Timeout | undefined
+  private readonly samples: ThroughputSample[] = []
+  private lastSample: { at: number; done: number }
 
   constructor(
     private readonly label: string,
     private readonly expected: number,
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
-    intervalMs = 10_000
+    intervalMs = 10_000,
+    private readonly detail?: () => string
   ) {
     this.started = now()
+    this.lastSample = { at: this.started, done: 0 }
     if (intervalMs > 0) {
-      this.timer = setInterval(() => this.log(this.line()), intervalMs)
+      this.timer = setInterval(() => this.tick(), intervalMs)
       this.timer.unref()
     }
+  }
+
+  /** Logs a line and records the interval's throughput. */
+  tick(): void {
+    this.sample()
+    this.log(this.line())
+  }
+
+  private sample(): void {
+    const at = this.now()
+    const seconds = (at - this.lastSample.at) / 1000
+    if (seconds <= 0) return
+    this.samples.push({
+      seconds: (at - this.started) / 1000,
+      itemsPerSecond: (this.done - this.lastSample.done) / seconds
+    })
+    this.lastSample = { at, done: this.done }
+    if (this.samples.length > 2 * MAX_SAMPLES) {
+      // Merge neighbours: each merged point covers both intervals (a time-weighted mean).
+      const merged: ThroughputSample[] = []
+      let from = 0
+      for (let i = 0; i < this.samples.length; i += 2) {
+        const a = this.samples[i] as ThroughputSample
+        const b = this.samples[i + 1]
+        if (!b) {
+          merged.push(a)
+          break
+        }
+        const span = b.seconds - from
+        const items =
+          a.itemsPerSecond * (a.seconds - from) + b.itemsPerSecond * (b.seconds - a.seconds)
+        merged.push({ seconds: b.seconds, itemsPerSecond: span > 0 ? items / span : 0 })
+        from = b.seconds
+      }
+      this.samples.splice(0, this.samples.length, ...merged)
+    }
+  }
+
+  /** The throughput over time, up to now (at most 2 x MAX_SAMPLES points). */
+  throughput(): ThroughputSample[] {
+    return this.samples.map((s) => ({ ...s }))
   }
 
   add(items: number): void {
@@ -50,11 +105,15 @@ export class Progress {
         parts.push(`ETA ${formatDuration(((this.expected - this.done) / rate) * 1000)}`)
       }
     }
+    const detail = this.detail?.()
+    if (detail) parts.push(detail)
     return parts.join(', ')
   }
 
+  /** Stops the timer, recording the last interval. */
   stop(): void {
     if (this.timer) clearInterval(this.timer)
+    if (this.timer && this.done > this.lastSample.done) this.sample()
     this.timer = undefined
   }
 }

@@ -7,6 +7,7 @@ import {
   SUMMARY_BUDGET_BYTES,
   escapeHtml,
   renderSummary,
+  throughputChart,
   writeSummary
 } from '../../../src/report/summary.js'
 import { backupLocations, isVerified, reportJson } from '../../../src/report/outputs.js'
@@ -44,6 +45,36 @@ const report: Report = {
 }
 
 describe('summary.ts', () => {
+  it("charts the copy's throughput as a Mermaid line chart, with nothing that can leave it", () => {
+    const pair = {
+      ...report.pairs[0]!,
+      source: 's3://b/"x`y"/orders\n```',
+      throughput: [
+        { seconds: 10, itemsPerSecond: 2500.4 },
+        { seconds: 20, itemsPerSecond: 3100 },
+        { seconds: 25.5, itemsPerSecond: 900 }
+      ]
+    }
+    const chart = throughputChart(pair)
+    expect(chart).toContain('```mermaid\nxychart-beta\n')
+    expect(chart).toContain('  x-axis "seconds" [10, 20, 26]\n')
+    expect(chart).toContain('  line [2500, 3100, 900]\n')
+    const title = chart.split('\n').find((l) => l.includes('title'))!
+    expect(title).toBe('  title "s3://b/ x y /orders to qa-orders: items/s"')
+    expect(chart.match(/```/g)).toHaveLength(2)
+    const html = renderSummary({ mode: 'copy', pairs: [pair] })
+    expect(html).toContain('xychart-beta')
+    // Long runs in minutes.
+    const long = throughputChart({
+      ...pair,
+      throughput: [
+        { seconds: 600, itemsPerSecond: 1 },
+        { seconds: 1230, itemsPerSecond: 2 }
+      ]
+    })
+    expect(long).toContain('x-axis "minutes" [10.0, 20.5]')
+  })
+
   it("keeps a refusal's one-problem-a-line list on separate lines, escaped", () => {
     const html = renderSummary({
       mode: 'copy',
