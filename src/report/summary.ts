@@ -231,7 +231,7 @@ export function throughputChart(pair: PairReport): string {
   // Names and backup locations reduced to characters that cannot leave the quoted title or
   // the code block.
   const title = (pair.target ? `${pair.source} to ${pair.target}` : pair.source)
-    .replace(/[^A-Za-z0-9_.\/:-]+/g, ' ')
+    .replace(/[^A-Za-z0-9_./:-]+/g, ' ')
     .slice(0, 120)
   return [
     '',
