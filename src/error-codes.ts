@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   // Credentials (role-to-assume)
   'credentials.noIdToken': "GitHub's OIDC token could not be had",
   'credentials.assumeRoleFailed': 'STS did not let the job assume the role',
+  // Resume
+  'resume.unreadable': 'a checkpoint could not be read',
+  'resume.badCheckpoint': 'a checkpoint that cannot be used',
+  'resume.backupChanged': 'the backup being resumed is missing or changed',
+  'resume.notPossible': 'this run cannot be resumed as asked',
   // Backups
   'backup.bucketUnavailable': 'the backup bucket cannot be reached',
   'backup.bucketNotWritable': 'the backup bucket does not take a test write',

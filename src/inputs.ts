@@ -30,6 +30,8 @@ export const INPUTS = {
   maxReadUnits: 'max-read-units',
   maxWriteUnits: 'max-write-units',
   maxItemsPerSecond: 'max-items-per-second',
+  resume: 'resume',
+  checkpointSeconds: 'checkpoint-seconds',
   roleToAssume: 'role-to-assume',
   roleDurationSeconds: 'role-duration-seconds'
 } as const
@@ -65,6 +67,10 @@ export interface ActionInputs {
   retryTimeoutMs: number
   /** Rate caps per table (`max-read-units`, `max-write-units`, `max-items-per-second`). */
   caps: CapSettings
+  /** Go on from the checkpoint an earlier attempt of this run left (copy). */
+  resume: boolean
+  /** How often a copy checkpoints (its backup cuts a data file as often). */
+  checkpointMs: number
   /** A role the action assumes itself from GitHub's OIDC token, refreshing its credentials. */
   role?: { arn: string; durationSeconds: number }
 }
@@ -478,7 +484,10 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
         1,
         21_600
       ) * 1000,
-    caps: {}
+    caps: {},
+    resume: parseBoolean(read(INPUTS.resume), INPUTS.resume, false),
+    checkpointMs:
+      parseInteger(read(INPUTS.checkpointSeconds), INPUTS.checkpointSeconds, 30, 1, 30) * 1000
   }
   const readUnits = parseUnitsCap(read(INPUTS.maxReadUnits), INPUTS.maxReadUnits)
   const writeUnits = parseUnitsCap(read(INPUTS.maxWriteUnits), INPUTS.maxWriteUnits)

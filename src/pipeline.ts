@@ -1,7 +1,13 @@
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
 import type { BackupWriter } from './backup/writer.js'
-import { runPass, type ItemSource, type PassResult } from './engine/pass.js'
+import {
+  runPass,
+  type DurableProgress,
+  type ItemSource,
+  type PassResult,
+  type ScanPosition
+} from './engine/pass.js'
 import type { BatchWriter } from './dynamo/write.js'
 import { errorName } from './errors.js'
 import type { Item } from './types.js'
@@ -25,6 +31,22 @@ export interface PipelineOptions {
   /** Only items whose hash falls in these digest buckets go to the lookup. */
   lookupBuckets?: Set<number>
   shouldStop?: () => boolean
+  /** Goes on from a checkpoint (see PassSettings.resumeFrom): each segment from its position. */
+  resumeFrom?: DurableProgress
+  /** Pages durable in every consumer (see PassSettings.onDurable): what a checkpoint saves. */
+  onDurable?: (progress: DurableProgress) => void
+}
+
+/** A scan's start keys from a checkpoint's positions: `null` for a finished segment. */
+export function startKeysOf(
+  positions: readonly ScanPosition[],
+  totalSegments: number
+): (Item | null | undefined)[] {
+  const keys: (Item | null | undefined)[] = new Array<Item | null | undefined>(totalSegments).fill(
+    undefined
+  )
+  for (const p of positions) keys[p.segment] = p.done ? null : p.lastEvaluatedKey
+  return keys
 }
 
 export interface PipelineResult {
@@ -73,6 +95,9 @@ export async function runPipeline(
           client: ctx.clients.dynamodbItems,
           table: options.table,
           totalSegments: ctx.inputs.totalSegments,
+          ...(options.resumeFrom
+            ? { startKeys: startKeysOf(options.resumeFrom.positions, ctx.inputs.totalSegments) }
+            : {}),
           ...ctx.caps.reading(options.table)
         }
     const pass = await runPass(
@@ -87,6 +112,8 @@ export async function runPipeline(
         retryTimeoutMs: ctx.inputs.retryTimeoutMs,
         ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
         ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+        ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+        ...(options.onDurable ? { onDurable: options.onDurable } : {}),
         onItems: (count) => progress.add(count),
         onPageRead: (units) => (readUnits += units),
         onScanRetry: (error, attempt) => {

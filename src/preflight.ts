@@ -20,6 +20,13 @@ import {
   type TableInfo
 } from './dynamo/tables.js'
 import { resolveCaps } from './engine/caps.js'
+import {
+  checkpointStore,
+  describeStore,
+  loadCheckpoint,
+  type Checkpoint,
+  type CheckpointStore
+} from './engine/checkpoint.js'
 import { estimateCopy } from './dynamo/estimate.js'
 import { runPipeline } from './pipeline.js'
 import type { DigestSummary, TablePair } from './types.js'
@@ -183,6 +190,8 @@ export interface CopyPlan extends SourcePlan {
   targetInfo: TableInfo | null
   targetWasEmpty: boolean
   differences: DefinitionDifferences
+  /** Where this pair's checkpoints go, and the one a re-run resumes from (`resume: true`). */
+  checkpoint?: { store: CheckpointStore; from?: Checkpoint }
 }
 
 /** copy: everything that must hold before the first write, for every pair. */
@@ -190,8 +199,24 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
   const problems = new Problems()
   const plans: CopyPlan[] = []
   for (const pair of ctx.inputs.pairs) {
-    const checked = await checkCopyPair(ctx, pair, problems)
-    if (checked.plan) plans.push(checked.plan)
+    const resume = await findCheckpoint(ctx, pair, problems)
+    const checked = await checkCopyPair(ctx, pair, problems, {
+      resuming: resume.from !== undefined
+    })
+    if (!checked.plan) continue
+    checked.plan.checkpoint = resume
+    if (resume.from) {
+      if (!checked.plan.targetInfo) {
+        problems.add(
+          'resume.notPossible',
+          `'${pair.source}' -> '${checked.plan.target}': the checkpoint at ${describeStore(resume.store)} is of a copy into '${checked.plan.target}', which no longer exists. Delete the checkpoint to copy from the start.`,
+          pair
+        )
+      }
+      // How the copy is proven is decided by the target as the copy found it first.
+      checked.plan.targetWasEmpty = resume.from.targetWasEmpty
+    }
+    plans.push(checked.plan)
   }
   await checkBackupDestination(ctx, problems, true)
   problems.throwIfAny(ctx)
@@ -206,6 +231,62 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
   )
   await warnIfCredentialsExpireFirst(ctx, seconds)
   return plans
+}
+
+/**
+ * A pair's checkpoint store, and with `resume: true` the checkpoint an earlier attempt of
+ * this run saved there, checked (a refusal when it cannot be used).
+ */
+async function findCheckpoint(
+  ctx: RunContext,
+  pair: TablePair,
+  problems: Problems
+): Promise<{ store: CheckpointStore; from?: Checkpoint }> {
+  const { inputs } = ctx
+  const target = pair.target ?? ''
+  const store = checkpointStore(
+    {
+      ...(inputs.backupS3 ? { s3: { client: ctx.clients.s3, location: inputs.backupS3 } } : {}),
+      backupDir: inputs.backupDir
+    },
+    pair.source,
+    target,
+    process.env.GITHUB_RUN_ID || 'local'
+  )
+  if (!inputs.resume) return { store }
+  let from: Checkpoint | undefined
+  try {
+    from = await loadCheckpoint(store, {
+      source: pair.source,
+      target,
+      totalSegments: inputs.totalSegments
+    })
+  } catch (error) {
+    problems.add(
+      error instanceof ActionError ? error.code : 'resume.unreadable',
+      errorMessage(error),
+      pair
+    )
+    return { store }
+  }
+  if (!from) {
+    core.info(
+      `resume: no checkpoint of '${pair.source}' -> '${target}' for this run at ${describeStore(store)}; copying from the start.`
+    )
+    return { store }
+  }
+  if (inputs.backupS3 && inputs.backupArtifact) {
+    problems.add(
+      'resume.notPossible',
+      `'${pair.source}' -> '${target}': a copy with 'backup-artifact: true' cannot be resumed (the artifact's earlier files were on the runner that stopped). Remove 'backup-artifact' (the S3 backup stays complete), or set 'resume: false' to copy from the start.`,
+      pair
+    )
+    return { store }
+  }
+  core.info(
+    `resume: going on from the checkpoint saved ${from.savedAt} (${itemCount(from.items)} done, ${from.files.length} data file(s) kept) at ${describeStore(store)}.`
+  )
+  return { store, from }
 }
 
 /**
@@ -254,7 +335,8 @@ export interface CopyPairCheck {
 export async function checkCopyPair(
   ctx: RunContext,
   pair: TablePair,
-  problems: Problems
+  problems: Problems,
+  options: { resuming?: boolean } = {}
 ): Promise<CopyPairCheck> {
   const { inputs } = ctx
   const target = pair.target ?? ''
@@ -286,7 +368,8 @@ export async function checkCopyPair(
     // A table still CREATING cannot be scanned yet; its status is reported already.
     const usable = USABLE_TABLE_STATUSES.includes(targetInfo.description.TableStatus ?? '')
     targetWasEmpty = !usable || (await isTableEmpty(ctx.clients.dynamodb, target))
-    if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
+    // A resumed copy finds its own earlier items in the target.
+    if (!targetWasEmpty && !inputs.allowNonEmptyTarget && !options.resuming) {
       problems.add(
         'preflight.targetNotEmpty',
         `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`,

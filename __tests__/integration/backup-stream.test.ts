@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   type S3Client
@@ -246,5 +247,68 @@ describe('backup streamed to S3', () => {
     } finally {
       client.destroy()
     }
+  })
+})
+
+describe('a resumed backup', () => {
+  it("keeps the checkpoint's data files, removes what came after, and reads back as one export", async () => {
+    const prefix = uniqueName('resume')
+    const first = await open(prefix, { maxFileItems: 100 })
+    const all = randomItems(250)
+    for (let at = 0; at < 230; at += 50) await first.write(all.slice(at, Math.min(230, at + 50)))
+    for (let waited = 0; first.storedFiles().length < 2 && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(first.storedFiles()).toHaveLength(2)
+    // The attempt dies here: the checkpoint it saved holds only the first data file; the
+    // second was completed after it, a third was being written, and an upload was open.
+    const kept = first.storedFiles().slice(0, 1)
+    const dataDir = kept[0]!.dataFileS3Key.slice(0, kept[0]!.dataFileS3Key.lastIndexOf('/') + 1)
+    await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: `${dataDir}00002-aaaaaaaaaaaa.json.gz`
+      })
+    )
+
+    const second = await open(prefix, {
+      maxFileItems: 100,
+      resume: { exportId: first.exportId, startTime: first.startTime, files: kept }
+    })
+    const uploads = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: dataDir })
+    )
+    expect(uploads.Uploads ?? []).toEqual([])
+    expect((await listKeys(s3, bucket, dataDir)).sort()).toEqual([kept[0]!.dataFileS3Key])
+    for (let at = 100; at < 250; at += 50) await second.write(all.slice(at, at + 50))
+    const digest = new ContentDigest()
+    for (const item of all) digest.add(item)
+    const result = await second.finish(digest.summary())
+    expect(result.exportId).toBe(first.exportId)
+    expect(result.itemCount).toBe(250)
+    const { items } = await readAll(result.s3Folder!)
+    const keys = (list: Item[]): string[] => list.map((i) => JSON.stringify(i.pk)).sort()
+    expect(keys(items)).toEqual(keys(all))
+    expect((await listKeys(s3, bucket, dataDir)).sort()).toEqual(
+      result.files.map((f) => f.dataFileS3Key).sort()
+    )
+  })
+
+  it('refuses to go on when a kept data file is missing or changed', async () => {
+    const prefix = uniqueName('resume-changed')
+    const first = await open(prefix, { maxFileItems: 50 })
+    await first.write(randomItems(60))
+    for (let waited = 0; first.storedFiles().length < 1 && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const kept = first.storedFiles().map((f) => ({ ...f, size: f.size + 1 }))
+    const error = await open(prefix, {
+      resume: { exportId: first.exportId, startTime: first.startTime, files: kept }
+    }).then(
+      () => undefined,
+      (e: unknown) => e as ActionError
+    )
+    expect(error?.code).toBe('resume.backupChanged')
+    expect(error?.message).toContain('Delete the checkpoint to copy from the start.')
   })
 })

@@ -6,11 +6,31 @@ import { artifactName } from './artifact.js'
 import { withHeartbeat } from '../util/progress.js'
 import type { DigestSummary } from '../types.js'
 import { BackupWriter, type BackupResult } from './writer.js'
+import type { Checkpoint } from '../engine/checkpoint.js'
 
-/** Opens the backup of one source with the run's destinations. */
-export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWriter> {
+/**
+ * Opens the backup of one source with the run's destinations. A copy cuts a data file every
+ * `checkpoint-seconds`, so that its checkpoints advance that often; `resume` goes on with
+ * the backup a checkpoint names.
+ */
+export function openBackup(
+  ctx: RunContext,
+  source: TableInfo,
+  options: { checkpointing?: boolean; resume?: Checkpoint } = {}
+): Promise<BackupWriter> {
   const { inputs, clients } = ctx
+  const resume = options.resume
   return BackupWriter.open({
+    ...(options.checkpointing ? { maxFileAgeMs: inputs.checkpointMs } : {}),
+    ...(resume
+      ? {
+          resume: {
+            exportId: resume.backup.exportId,
+            startTime: new Date(resume.backup.startTime),
+            files: resume.files
+          }
+        }
+      : {}),
     source,
     localRoot: inputs.backupDir,
     // The local copy is the backup itself when there is no S3 destination, and the
@@ -18,7 +38,7 @@ export function openBackup(ctx: RunContext, source: TableInfo): Promise<BackupWr
     // and backup-dir holds only the small files, until the backup is finished.
     keepLocal: inputs.backupArtifact || !inputs.backupS3,
     ...(inputs.backupS3 ? { s3: { client: clients.s3, location: inputs.backupS3 } } : {}),
-    runLabel: ctx.runLabel
+    runLabel: resume?.backup.runLabel ?? ctx.runLabel
   })
 }
 

@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -97,4 +101,59 @@ export async function readBackObject(
 
 export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
   return hashStream(createReadStream(file))
+}
+
+/**
+ * Removes what lies under `prefix` besides the `kept` keys: objects are deleted and multipart
+ * uploads begun there aborted. Returns the kept keys found, with their sizes.
+ */
+export async function removeStrayObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  kept: ReadonlySet<string>
+): Promise<Map<string, number>> {
+  const found = new Map<string, number>()
+  let token: string | undefined
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {})
+      })
+    )
+    for (const object of page.Contents ?? []) {
+      if (!object.Key) continue
+      if (kept.has(object.Key)) found.set(object.Key, object.Size ?? -1)
+      else await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }))
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
+  let keyMarker: string | undefined
+  let uploadMarker: string | undefined
+  do {
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+        ...(uploadMarker ? { UploadIdMarker: uploadMarker } : {})
+      })
+    )
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key && upload.UploadId) {
+        await s3.send(
+          new AbortMultipartUploadCommand({
+            Bucket: bucket,
+            Key: upload.Key,
+            UploadId: upload.UploadId
+          })
+        )
+      }
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined
+    uploadMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined
+  } while (keyMarker)
+  return found
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -27,7 +27,7 @@ import {
 } from './format.js'
 import { MultipartUpload, PartSlots } from './multipart.js'
 import { proveDataFile } from './prove-object.js'
-import { hashFile, joinKey, putText, readBackObject, s3Uri } from './s3.js'
+import { hashFile, joinKey, putText, readBackObject, removeStrayObjects, s3Uri } from './s3.js'
 
 export interface BackupOptions {
   source: TableInfo
@@ -49,6 +49,14 @@ export interface BackupOptions {
   now?: () => Date
   /** Reports what was recovered from (an upload that could not be aborted). */
   warn?: (message: string) => void
+  /** Start a new data file once the open one is this old (so a checkpoint can be taken). */
+  maxFileAgeMs?: number
+  /**
+   * Goes on with the backup an interrupted attempt began (a checkpoint): the same export,
+   * its complete data files kept, any data file or upload begun after them removed.
+   * `runLabel` must be the interrupted attempt's.
+   */
+  resume?: { exportId: string; startTime: Date; files: readonly DataFileEntry[] }
 }
 
 export interface BackupResult {
@@ -71,6 +79,7 @@ interface OpenDataFile {
   gzip: Gzip
   sink: DataFileSink
   rawBytes: number
+  openedAt: number
   /** SHA-256 of the first line written (without its newline). */
   firstLineSha256?: Buffer
   /** Settles when every byte has gone through the sink (local file closed, parts handed on). */
@@ -144,9 +153,11 @@ export class BackupWriter {
   readonly exportId: string
   readonly localDir: string
   private readonly s3Folder?: string
-  private readonly startTime: Date
+  readonly startTime: Date
   private current: OpenDataFile | undefined
   private readonly files: DataFileEntry[] = []
+  /** The data files complete and proven (S3) or closed (local), in order. */
+  private readonly storedEntries: DataFileEntry[] = []
   private readonly localFiles: string[] = []
   private readonly uploads = new Set<MultipartUpload>()
   private readonly slots: PartSlots
@@ -163,8 +174,17 @@ export class BackupWriter {
   private constructor(private readonly options: BackupOptions) {
     this.now = options.now ?? (() => new Date())
     this.warn = options.warn ?? ((message) => core.warning(message))
-    this.startTime = this.now()
-    this.exportId = newExportId(this.startTime, randomBytes(4).toString('hex'))
+    const resume = options.resume
+    this.startTime = resume?.startTime ?? this.now()
+    this.exportId = resume?.exportId ?? newExportId(this.startTime, randomBytes(4).toString('hex'))
+    if (resume) {
+      for (const entry of resume.files) {
+        this.files.push({ ...entry })
+        this.storedEntries.push({ ...entry })
+        this.itemCount += entry.itemCount
+      }
+      this.fileIndex = resume.files.length
+    }
     this.localDir = path.join(options.localRoot, options.source.name, options.runLabel)
     if (options.s3) {
       this.s3Folder = joinKey(options.s3.location.prefix, options.source.name, options.runLabel)
@@ -173,15 +193,97 @@ export class BackupWriter {
     this.slots = new PartSlots(options.partsInFlight ?? DEFAULT_PARTS_IN_FLIGHT)
   }
 
+  /** Cuts a data file that has grown old while nothing was written (a stalled target). */
+  private ageTimer: NodeJS.Timeout | undefined
+
+  private startAgeTimer(): void {
+    const maxAge = this.options.maxFileAgeMs
+    if (maxAge === undefined) return
+    this.ageTimer = setInterval(
+      () => {
+        const file = this.current
+        if (!file || this.now().getTime() - file.openedAt < maxAge) return
+        const next = this.queue.then(async () => {
+          if (this.current === file && !this.failure) await this.closeDataFile()
+        })
+        this.queue = next.catch(() => undefined)
+      },
+      Math.max(100, Math.floor(maxAge / 4))
+    )
+    this.ageTimer.unref()
+  }
+
+  private stopAgeTimer(): void {
+    if (this.ageTimer) clearInterval(this.ageTimer)
+    this.ageTimer = undefined
+  }
+
   static async open(options: BackupOptions): Promise<BackupWriter> {
     const writer = new BackupWriter(options)
+    writer.startAgeTimer()
     if (writer.writesDataLocally) {
       await mkdir(path.join(writer.localDir, EXPORT_ROOT, writer.exportId, 'data'), {
         recursive: true
       })
     }
-    await writer.writeSmallFile(`${EXPORT_ROOT}/${writer.exportId}/_started`, '')
+    if (options.resume) await writer.removeStrayData()
+    else await writer.writeSmallFile(`${EXPORT_ROOT}/${writer.exportId}/_started`, '')
     return writer
+  }
+
+  /**
+   * A resumed backup is ONE export holding every item once: data files and uploads the
+   * interrupted attempt began after its last checkpoint are removed, not left beside the
+   * kept ones for someone to import twice. Kept files must still be there, as written.
+   */
+  private async removeStrayData(): Promise<void> {
+    const dataDir = `${EXPORT_ROOT}/${this.exportId}/data/`
+    const kept = new Set(this.files.map((f) => f.dataFileS3Key))
+    const s3 = this.options.s3
+    if (s3) {
+      const found = await removeStrayObjects(
+        s3.client,
+        s3.location.bucket,
+        this.keyOf(dataDir),
+        kept
+      )
+      for (const entry of this.files) {
+        if (found.get(entry.dataFileS3Key) !== entry.size) {
+          throw new ActionError(
+            'resume.backupChanged',
+            `Data file ${s3Uri(s3.location.bucket, entry.dataFileS3Key)} of the backup being resumed is missing or changed. Delete the checkpoint to copy from the start.`
+          )
+        }
+      }
+    }
+    if (this.writesDataLocally) {
+      const dir = path.join(this.localDir, dataDir)
+      const names = await readdir(dir).catch(() => [] as string[])
+      for (const name of names) {
+        if (![...kept].some((key) => key.endsWith(`${dataDir}${name}`))) {
+          await rm(path.join(dir, name), { force: true })
+        }
+      }
+      for (const entry of this.files) {
+        const relative = entry.dataFileS3Key.slice(entry.dataFileS3Key.indexOf(`${EXPORT_ROOT}/`))
+        const file = path.join(this.localDir, relative)
+        this.localFiles.push(file)
+        if (!s3) {
+          const actual = await hashFile(file).catch(() => undefined)
+          if (actual?.sha256 !== entry.sha256 || actual.size !== entry.size) {
+            throw new ActionError(
+              'resume.backupChanged',
+              `Data file ${file} of the backup being resumed is missing or changed. Delete the checkpoint to copy from the start.`
+            )
+          }
+        }
+      }
+    }
+  }
+
+  /** The data files complete and proven (S3) or closed (local) so far, in order. */
+  storedFiles(): readonly DataFileEntry[] {
+    return this.storedEntries
   }
 
   /** Data files go to the local folder when it is the backup or the artifact's content. */
@@ -225,7 +327,9 @@ export class BackupWriter {
     }
     if (
       file.rawBytes >= (this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES) ||
-      file.entry.itemCount >= (this.options.maxFileItems ?? DEFAULT_MAX_FILE_ITEMS)
+      file.entry.itemCount >= (this.options.maxFileItems ?? DEFAULT_MAX_FILE_ITEMS) ||
+      (this.options.maxFileAgeMs !== undefined &&
+        this.now().getTime() - file.openedAt >= this.options.maxFileAgeMs)
     ) {
       await this.closeDataFile()
     }
@@ -272,6 +376,7 @@ export class BackupWriter {
       gzip,
       sink,
       rawBytes: 0,
+      openedAt: this.now().getTime(),
       finished: pipeline(gzip, sink),
       stored,
       settleStored
@@ -298,7 +403,10 @@ export class BackupWriter {
     this.throwIfFailed()
     open.gzip.end()
     this.closing = this.finishDataFile(open).then(
-      () => open.settleStored(),
+      () => {
+        this.storedEntries.push(open.entry)
+        open.settleStored()
+      },
       (error: unknown) => {
         this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)
         open.settleStored(this.failure)
@@ -399,6 +507,7 @@ export class BackupWriter {
    * still open are aborted (as by `abort`) before the error is thrown.
    */
   async finish(digest: DigestSummary): Promise<BackupResult> {
+    this.stopAgeTimer()
     try {
       await this.queue
       this.throwIfFailed()
@@ -505,6 +614,7 @@ export class BackupWriter {
    * without a manifest, which no reader takes for a backup.
    */
   async abort(): Promise<void> {
+    this.stopAgeTimer()
     this.failure ??= new ActionError('backup.failed', 'The backup was stopped before it finished.')
     const open = this.current
     this.current = undefined

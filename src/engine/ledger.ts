@@ -44,10 +44,20 @@ const HASH_BYTES = 32
 export class DurableLedger {
   private readonly pending = new Map<number, PendingPage[]>()
   private readonly position = new Map<number, ScanPosition>()
-  private readonly digest = new ContentDigest()
+  private readonly digest: ContentDigest
   private items = 0
 
-  constructor(private readonly onDurable?: (progress: DurableProgress) => void) {}
+  /** `start`: what an interrupted attempt made durable (a checkpoint), counted as done. */
+  constructor(
+    private readonly onDurable?: (progress: DurableProgress) => void,
+    start?: DurableProgress
+  ) {
+    this.digest = start ? ContentDigest.fromState(start.digest.state()) : new ContentDigest()
+    if (start) {
+      this.items = start.items
+      for (const p of start.positions) this.position.set(p.segment, { ...p })
+    }
+  }
 
   /**
    * Registers a page of `segment`, in scan order, handed to every consumer; `stored` settles

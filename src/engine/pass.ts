@@ -65,6 +65,11 @@ export interface PassSettings {
    * stored when the backup finishes.
    */
   onDurable?: (progress: DurableProgress) => void
+  /**
+   * Goes on from a checkpoint: its durable pages count as read (their digest and items), and
+   * the table source should start each segment at the checkpoint's position.
+   */
+  resumeFrom?: DurableProgress
 }
 
 export type { DurableProgress, ScanPosition } from './ledger.js'
@@ -110,12 +115,15 @@ export async function runPass(
   settings: PassSettings
 ): Promise<PassResult> {
   const started = Date.now()
-  const digest = new ContentDigest()
+  const start = settings.resumeFrom
+  const digest = start ? ContentDigest.fromState(start.digest.state()) : new ContentDigest()
   let scanRetries = 0
-  const positions = new Map<number, ScanPosition>()
+  const positions = new Map<number, ScanPosition>(
+    (start?.positions ?? []).map((p) => [p.segment, { ...p }])
+  )
   const heap = settings.heap ?? sharedHeapGuard
 
-  const ledger = new DurableLedger(settings.onDurable)
+  const ledger = new DurableLedger(settings.onDurable, start)
 
   const handle = async (page: PageItems): Promise<Buffer[]> => {
     const hashes: Buffer[] = []

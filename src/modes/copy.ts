@@ -32,7 +32,12 @@ export async function runCopy(ctx: RunContext): Promise<void> {
         targetInfo: plan.targetInfo,
         targetWasEmpty: plan.targetWasEmpty,
         approximateItems: source.description.ItemCount ?? 0,
-        openBackup: () => openBackup(ctx, source),
+        openBackup: () =>
+          openBackup(ctx, source, {
+            checkpointing: true,
+            ...(plan.checkpoint?.from ? { resume: plan.checkpoint.from } : {})
+          }),
+        ...(plan.checkpoint ? { checkpoint: plan.checkpoint } : {}),
         afterWrite: async (pass, backup) => {
           if (!backup) return
           const result = await finishBackup(ctx, backup, source.name, pass.digest.summary())

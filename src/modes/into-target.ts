@@ -10,11 +10,20 @@ import {
   type TableInfo
 } from '../dynamo/tables.js'
 import { BatchWriter } from '../dynamo/write.js'
-import type { PassResult } from '../engine/pass.js'
-import { ActionError } from '../errors.js'
+import {
+  CHECKPOINT_VERSION,
+  CheckpointSaver,
+  deleteCheckpoint,
+  describeStore,
+  type Checkpoint,
+  type CheckpointStore
+} from '../engine/checkpoint.js'
+import type { DurableProgress, PassResult } from '../engine/pass.js'
+import { ActionError, errorMessage } from '../errors.js'
 import { runPipeline, type PipelineResult } from '../pipeline.js'
 import type { PairReport } from '../types.js'
 import { itemCount } from '../util/progress.js'
+import { ContentDigest } from '../verify/digest.js'
 import { judgeDigests, verifyContained, type ComparedSource } from '../verify/compare.js'
 import { recordVerdict } from './pairs.js'
 
@@ -37,6 +46,11 @@ export interface IntoTarget {
   afterWrite?: (pass: PipelineResult, backup: BackupWriter | undefined) => Promise<void>
   /** The verb for the log: "Copied", "Restored". */
   verb: string
+  /**
+   * Checkpoints (copy): saved to `store` as pages become durable in the target and the
+   * backup; `from` is the one this attempt goes on from. Deleted once the copy is proven.
+   */
+  checkpoint?: { store: CheckpointStore; from?: Checkpoint }
 }
 
 /**
@@ -78,17 +92,55 @@ export async function moveIntoTarget(
     onRetry: ({ reason, attempt, delayMs }) =>
       core.debug(`write ${target}: attempt ${attempt + 1} in ${delayMs} ms (${reason})`)
   })
+  let saver: CheckpointSaver | undefined
   try {
     const copyStarted = Date.now()
     const backup = await move.openBackup?.()
+    const from = move.checkpoint?.from
+    saver =
+      move.checkpoint && backup && !source.read
+        ? new CheckpointSaver(
+            move.checkpoint.store,
+            {
+              version: CHECKPOINT_VERSION,
+              source: source.name,
+              target,
+              totalSegments: ctx.inputs.totalSegments,
+              targetWasEmpty: move.targetWasEmpty,
+              backup: {
+                runLabel: from?.backup.runLabel ?? ctx.runLabel,
+                exportId: backup.exportId,
+                startTime: backup.startTime.toISOString()
+              }
+            },
+            (message) => core.warning(message)
+          )
+        : undefined
     const pass = await runPipeline(ctx, {
       table: source.name,
       label: `${move.verb.toLowerCase()} ${source.name} -> ${target}`,
-      approximateItems: move.approximateItems,
+      approximateItems: Math.max(0, move.approximateItems - (from?.items ?? 0)),
       ...(source.read ? { read: source.read } : {}),
       ...(backup ? { backup } : {}),
+      ...(from
+        ? {
+            resumeFrom: {
+              positions: from.positions,
+              items: from.items,
+              digest: ContentDigest.fromState(from.digest)
+            }
+          }
+        : {}),
+      ...(saver && backup
+        ? { onDurable: (progress: DurableProgress) => saver?.offer(progress, backup.storedFiles()) }
+        : {}),
       writer
     })
+    if (from) {
+      core.info(
+        `Resumed: read ${itemCount(pass.scanned)} this time; ${itemCount(from.items)} came from the checkpoint.`
+      )
+    }
     report.scanned = pass.scanned
     if (pass.throughput.length >= 2) report.throughput = pass.throughput
     report.capacity = capacityReport(ctx, pass.pass, source.read ? undefined : source.name, target)
@@ -127,7 +179,7 @@ export async function moveIntoTarget(
 
     const verdict = targetScan
       ? await judgeDigests(ctx, source, target, pass.digest, (await targetScan).digest)
-      : await verifyContained(ctx, source, target, pass.scanned)
+      : await verifyContained(ctx, source, target, pass.digest.count)
     const verified = recordVerdict(report, verdict)
     report.phases.verifyMs = Date.now() - verifyStarted
     if (!verified) {
@@ -150,11 +202,50 @@ export async function moveIntoTarget(
     }
     report.status = 'verified'
     core.notice(
-      `${move.verb} ${itemCount(pass.scanned)} ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
+      `${move.verb} ${itemCount(pass.digest.count)} ${source.name} -> ${target}; verified by ${report.verification === 'digest' ? 'count and content digest' : 'key lookup'}.`
     )
+    if (move.checkpoint) await finishCheckpoints(saver, move.checkpoint.store)
+  } catch (error) {
+    throw await withResumeHint(error, saver, move.checkpoint?.store)
   } finally {
     report.written = writer.stats.written
   }
+}
+
+/** Once the copy is proven, its checkpoint has served: a later re-run starts afresh. */
+async function finishCheckpoints(
+  saver: CheckpointSaver | undefined,
+  store: CheckpointStore
+): Promise<void> {
+  await saver?.flush()
+  try {
+    await deleteCheckpoint(store)
+  } catch (error) {
+    core.warning(
+      `The copy is done, but its checkpoint ${describeStore(store)} could not be deleted (${errorMessage(error)}); delete it, or a re-run with 'resume: true' of this run would find it.`
+    )
+  }
+}
+
+/**
+ * A copy that fails after saving a checkpoint says how to go on: a re-run of the job with
+ * `resume: true` continues from it (a run's attempts share GITHUB_RUN_ID).
+ */
+async function withResumeHint(
+  error: unknown,
+  saver: CheckpointSaver | undefined,
+  store: CheckpointStore | undefined
+): Promise<unknown> {
+  if (!saver || !store) return error
+  await saver.flush()
+  if (saver.saved === 0 || !(error instanceof ActionError) || error.code === 'verify.mismatch') {
+    return error
+  }
+  return new ActionError(
+    error.code,
+    `${error.message} Run the job again ("Re-run failed jobs") with 'resume: true': it resumes from the checkpoint at ${describeStore(store)}.`,
+    { cause: error }
+  )
 }
 
 /** What the pass consumed and met, with the caps in force and where throttling lowered concurrency. */
