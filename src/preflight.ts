@@ -206,6 +206,18 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
     if (!checked.plan) continue
     checked.plan.checkpoint = resume
     if (resume.from) {
+      // A position is a key of the source: its attributes exactly (a scan would refuse others).
+      const keyNames = keyAttributeNames(checked.plan.source.description).sort().join(',')
+      const foreign = resume.from.positions.some(
+        (p) => p.lastEvaluatedKey && Object.keys(p.lastEvaluatedKey).sort().join(',') !== keyNames
+      )
+      if (foreign) {
+        problems.add(
+          'resume.badCheckpoint',
+          `The checkpoint ${describeStore(resume.store)} cannot be used: its scan positions are not keys of '${pair.source}'. Delete it to copy from the start.`,
+          pair
+        )
+      }
       if (!checked.plan.targetInfo) {
         problems.add(
           'resume.notPossible',

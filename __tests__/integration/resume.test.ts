@@ -7,6 +7,7 @@ import { canonicalContents, createTable, seed, tableDefinition } from '../suppor
 import { runAction } from '../support/action.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
 import { sizedItem } from '../../__fixtures__/items.js'
+import { ContentDigest } from '../../src/verify/digest.js'
 
 const { ddb, s3, bucket } = useEmulators('resume')
 
@@ -55,6 +56,35 @@ describe('resume', () => {
     expect(result.report.errorCode).toBe('resume.badCheckpoint')
     expect(result.report.error).toContain(`s3://${bucket}/${key}`)
     expect(result.report.error).toContain('Delete it to copy from the start.')
+    expect((await canonicalContents(ddb, target)).size).toBe(0)
+  })
+
+  it('refuses a well-formed checkpoint whose positions are not keys of the source', async () => {
+    const { source, target } = await pair(10)
+    const key = `moves/${source}/_resume/runlocal-to-${target}.json`
+    const planted = {
+      version: 1,
+      source,
+      target,
+      totalSegments: 16,
+      targetWasEmpty: true,
+      backup: {
+        runLabel: '20261203T120000Z-runlocal-1',
+        exportId: '01796332308333-5d2540f1',
+        startTime: '2026-12-03T12:00:00.000Z'
+      },
+      files: [],
+      positions: [{ segment: 3, done: false, lastEvaluatedKey: { owner: { S: 'someone' } } }],
+      items: 0,
+      digest: new ContentDigest().state(),
+      savedAt: '2026-12-03T12:00:01.000Z'
+    }
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(planted) }))
+    const result = await runAction(inputs(source, target, { resume: 'true' }))
+    expect(result.failed).toBe(true)
+    expect(result.report.errorCode).toBe('resume.badCheckpoint')
+    expect(result.report.error).toContain(`its scan positions are not keys of '${source}'`)
+    expect(result.report.error).not.toContain('someone')
     expect((await canonicalContents(ddb, target)).size).toBe(0)
   })
 
