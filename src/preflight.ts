@@ -3,7 +3,8 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb'
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts'
 import * as core from '@actions/core'
 import type { RunContext } from './context.js'
-import { checkBucket } from './backup/s3.js'
+import { checkBucket, joinKey } from './backup/s3.js'
+import { keptFilesProblem } from './backup/writer.js'
 import { backupDirProblem, s3WriteProblem } from './backup/destination.js'
 import type { ErrorCode } from './error-codes.js'
 import { ActionError, GateError, InputError, errorMessage, errorName } from './errors.js'
@@ -294,6 +295,16 @@ async function findCheckpoint(
       pair
     )
     return { store }
+  }
+  if (inputs.backupS3) {
+    const { bucket, prefix } = inputs.backupS3
+    const folder = joinKey(prefix, pair.source, from.backup.runLabel)
+    const dataPrefix = `${joinKey(folder, 'AWSDynamoDB', from.backup.exportId, 'data')}/`
+    const problem = await keptFilesProblem(ctx.clients.s3, bucket, dataPrefix, from.files)
+    if (problem) {
+      problems.add('resume.backupChanged', problem, pair)
+      return { store }
+    }
   }
   core.info(
     `resume: going on from the checkpoint saved ${from.savedAt} (${itemCount(from.items)} done, ${from.files.length} data file(s) kept) at ${describeStore(store)}.`

@@ -105,31 +105,17 @@ export async function hashFile(file: string): Promise<{ sha256: string; size: nu
 
 /**
  * Removes what lies under `prefix` besides the `kept` keys: objects are deleted and multipart
- * uploads begun there aborted. Returns the kept keys found, with their sizes.
+ * uploads begun there aborted.
  */
 export async function removeStrayObjects(
   s3: S3Client,
   bucket: string,
   prefix: string,
   kept: ReadonlySet<string>
-): Promise<Map<string, number>> {
-  const found = new Map<string, number>()
-  let token: string | undefined
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: prefix,
-        ...(token ? { ContinuationToken: token } : {})
-      })
-    )
-    for (const object of page.Contents ?? []) {
-      if (!object.Key) continue
-      if (kept.has(object.Key)) found.set(object.Key, object.Size ?? -1)
-      else await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }))
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined
-  } while (token)
+): Promise<void> {
+  for (const key of (await listObjects(s3, bucket, prefix)).keys()) {
+    if (!kept.has(key)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
+  }
   let keyMarker: string | undefined
   let uploadMarker: string | undefined
   do {
@@ -155,5 +141,28 @@ export async function removeStrayObjects(
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined
     uploadMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined
   } while (keyMarker)
+}
+
+/** Every object under `prefix`, with its size. */
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string
+): Promise<Map<string, number>> {
+  const found = new Map<string, number>()
+  let token: string | undefined
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {})
+      })
+    )
+    for (const object of page.Contents ?? []) {
+      if (object.Key) found.set(object.Key, object.Size ?? -1)
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
   return found
 }

@@ -27,7 +27,15 @@ import {
 } from './format.js'
 import { MultipartUpload, PartSlots } from './multipart.js'
 import { proveDataFile } from './prove-object.js'
-import { hashFile, joinKey, putText, readBackObject, removeStrayObjects, s3Uri } from './s3.js'
+import {
+  hashFile,
+  joinKey,
+  listObjects,
+  putText,
+  readBackObject,
+  removeStrayObjects,
+  s3Uri
+} from './s3.js'
 
 export interface BackupOptions {
   source: TableInfo
@@ -241,29 +249,18 @@ export class BackupWriter {
     const kept = new Set(this.files.map((f) => f.dataFileS3Key))
     const s3 = this.options.s3
     if (s3) {
-      const found = await removeStrayObjects(
+      // Checked before anything is removed (preflight checked it too, before any write).
+      const problem = await keptFilesProblem(
         s3.client,
         s3.location.bucket,
         this.keyOf(dataDir),
-        kept
+        this.files
       )
-      for (const entry of this.files) {
-        if (found.get(entry.dataFileS3Key) !== entry.size) {
-          throw new ActionError(
-            'resume.backupChanged',
-            `Data file ${s3Uri(s3.location.bucket, entry.dataFileS3Key)} of the backup being resumed is missing or changed. Delete the checkpoint to copy from the start.`
-          )
-        }
-      }
+      if (problem) throw new ActionError('resume.backupChanged', problem)
+      await removeStrayObjects(s3.client, s3.location.bucket, `${this.keyOf(dataDir)}/`, kept)
     }
     if (this.writesDataLocally) {
       const dir = path.join(this.localDir, dataDir)
-      const names = await readdir(dir).catch(() => [] as string[])
-      for (const name of names) {
-        if (![...kept].some((key) => key.endsWith(`${dataDir}${name}`))) {
-          await rm(path.join(dir, name), { force: true })
-        }
-      }
       for (const entry of this.files) {
         const relative = entry.dataFileS3Key.slice(entry.dataFileS3Key.indexOf(`${EXPORT_ROOT}/`))
         const file = path.join(this.localDir, relative)
@@ -276,6 +273,13 @@ export class BackupWriter {
               `Data file ${file} of the backup being resumed is missing or changed. Delete the checkpoint to copy from the start.`
             )
           }
+        }
+      }
+      // Only once the kept files are checked: what else is in the data folder goes.
+      const names = await readdir(dir).catch(() => [] as string[])
+      for (const name of names) {
+        if (![...kept].some((key) => key.endsWith(`${dataDir}${name}`))) {
+          await rm(path.join(dir, name), { force: true })
         }
       }
     }
@@ -638,4 +642,27 @@ function backupFailure(what: string, error: unknown): ActionError {
   return new ActionError('backup.failed', `Backup failed while ${what}: ${why}`, {
     cause: error
   })
+}
+
+/**
+ * Why the data files a checkpoint keeps cannot be trusted, or undefined: each must be an object
+ * directly in the export's data folder `dataPrefix`, of the size the checkpoint recorded.
+ */
+export async function keptFilesProblem(
+  s3: S3Client,
+  bucket: string,
+  dataPrefix: string,
+  files: readonly DataFileEntry[]
+): Promise<string | undefined> {
+  const folder = dataPrefix.endsWith('/') ? dataPrefix : `${dataPrefix}/`
+  const found = await listObjects(s3, bucket, folder)
+  for (const entry of files) {
+    const inFolder =
+      entry.dataFileS3Key.startsWith(folder) &&
+      !entry.dataFileS3Key.slice(folder.length).includes('/')
+    if (!inFolder || found.get(entry.dataFileS3Key) !== entry.size) {
+      return `Data file ${s3Uri(bucket, entry.dataFileS3Key)} of the backup being resumed is missing, changed or outside its export. Delete the checkpoint to copy from the start.`
+    }
+  }
+  return undefined
 }
