@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   'resume.badCheckpoint': 'a checkpoint that cannot be used',
   'resume.backupChanged': 'the backup being resumed is missing or changed',
   'resume.notPossible': 'this run cannot be resumed as asked',
+  'resume.mismatch': 'a resumed copy does not add up to a fresh scan of the source',
   // Backups
   'backup.bucketUnavailable': 'the backup bucket cannot be reached',
   'backup.bucketNotWritable': 'the backup bucket does not take a test write',

@@ -50,7 +50,8 @@ export async function run(overrides: RunOverrides = {}): Promise<void> {
           sessionName: `dynamodb-table-mover-${process.env.GITHUB_RUN_ID ?? 'local'}`,
           region: inputs.region,
           idToken: (audience) => core.getIDToken(audience),
-          log: (line) => core.info(line)
+          log: (line) => core.info(line),
+          mask: (secret) => core.setSecret(secret)
         })
       : undefined
     clients = createClients({

@@ -201,17 +201,26 @@ export async function preflightCopy(ctx: RunContext): Promise<CopyPlan[]> {
   const plans: CopyPlan[] = []
   for (const pair of ctx.inputs.pairs) {
     const resume = await findCheckpoint(ctx, pair, problems)
-    const checked = await checkCopyPair(ctx, pair, problems, {
-      resuming: resume.from !== undefined
-    })
+    const checked = await checkCopyPair(ctx, pair, problems)
     if (!checked.plan) continue
     checked.plan.checkpoint = resume
     if (resume.from) {
       // A position is a key of the source: its attributes exactly (a scan would refuse others).
-      const keyNames = keyAttributeNames(checked.plan.source.description).sort().join(',')
-      const foreign = resume.from.positions.some(
-        (p) => p.lastEvaluatedKey && Object.keys(p.lastEvaluatedKey).sort().join(',') !== keyNames
+      const description = checked.plan.source.description
+      const types = new Map(
+        (description.AttributeDefinitions ?? []).map((d) => [d.AttributeName, d.AttributeType])
       )
+      const keyNames = keyAttributeNames(description).sort().join(',')
+      const foreign = resume.from.positions.some((p) => {
+        const key = p.lastEvaluatedKey
+        if (!key) return false
+        if (Object.keys(key).sort().join(',') !== keyNames) return true
+        // Each of the key's attributes of the type the table declares for it.
+        return Object.entries(key).some(([name, value]) => {
+          const type = types.get(name)
+          return type === undefined || !(type in value)
+        })
+      })
       if (foreign) {
         problems.add(
           'resume.badCheckpoint',
@@ -257,6 +266,7 @@ async function findCheckpoint(
 ): Promise<{ store: CheckpointStore; from?: Checkpoint }> {
   const { inputs } = ctx
   const target = pair.target ?? ''
+  const runId = process.env.GITHUB_RUN_ID || 'local'
   const store = checkpointStore(
     {
       ...(inputs.backupS3 ? { s3: { client: ctx.clients.s3, location: inputs.backupS3 } } : {}),
@@ -264,7 +274,7 @@ async function findCheckpoint(
     },
     pair.source,
     target,
-    process.env.GITHUB_RUN_ID || 'local'
+    runId
   )
   if (!inputs.resume) return { store }
   let from: Checkpoint | undefined
@@ -272,7 +282,8 @@ async function findCheckpoint(
     from = await loadCheckpoint(store, {
       source: pair.source,
       target,
-      totalSegments: inputs.totalSegments
+      totalSegments: inputs.totalSegments,
+      runId
     })
   } catch (error) {
     problems.add(
@@ -358,8 +369,7 @@ export interface CopyPairCheck {
 export async function checkCopyPair(
   ctx: RunContext,
   pair: TablePair,
-  problems: Problems,
-  options: { resuming?: boolean } = {}
+  problems: Problems
 ): Promise<CopyPairCheck> {
   const { inputs } = ctx
   const target = pair.target ?? ''
@@ -391,8 +401,10 @@ export async function checkCopyPair(
     // A table still CREATING cannot be scanned yet; its status is reported already.
     const usable = USABLE_TABLE_STATUSES.includes(targetInfo.description.TableStatus ?? '')
     targetWasEmpty = !usable || (await isTableEmpty(ctx.clients.dynamodb, target))
-    // A resumed copy finds its own earlier items in the target.
-    if (!targetWasEmpty && !inputs.allowNonEmptyTarget && !options.resuming) {
+    // A resumed copy finds items in the target too: the action cannot tell its own earlier
+    // writes from anyone else's, so resuming into a target that holds items needs the same
+    // 'allow-non-empty-target' as any copy into one (fail closed).
+    if (!targetWasEmpty && !inputs.allowNonEmptyTarget) {
       problems.add(
         'preflight.targetNotEmpty',
         `Target table '${target}' already holds items. Copying into it would mix data; empty it, or set 'allow-non-empty-target: true' if that is intended (items with the same key are overwritten).`,

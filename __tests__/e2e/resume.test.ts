@@ -135,9 +135,14 @@ describe('resume after SIGKILL', () => {
     expect(atKill).toBeGreaterThanOrEqual(1000)
     expect(atKill).toBeLessThan(items.length)
 
-    // Attempt 2, on a fresh runner, without the cap.
+    // Attempt 2, on a fresh runner, without the cap; the target holds attempt 1's items.
     const second = await startDist(
-      { ...common, tables: `${source} -> ${target}`, resume: 'true' },
+      {
+        ...common,
+        tables: `${source} -> ${target}`,
+        resume: 'true',
+        'allow-non-empty-target': 'true'
+      },
       2
     )
     expect(second.stdout).not.toMatch(/^::error::/m)

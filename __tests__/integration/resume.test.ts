@@ -69,7 +69,7 @@ describe('resume', () => {
       totalSegments: 16,
       targetWasEmpty: true,
       backup: {
-        runLabel: '20261203T120000Z-runlocal-1',
+        runLabel: '20261203T120000Z',
         exportId: '01796332308333-5d2540f1',
         startTime: '2026-12-03T12:00:00.000Z'
       },
@@ -86,6 +86,35 @@ describe('resume', () => {
     expect(result.report.error).toContain(`its scan positions are not keys of '${source}'`)
     expect(result.report.error).not.toContain('someone')
     expect((await canonicalContents(ddb, target)).size).toBe(0)
+  })
+
+  it('does not let a planted checkpoint pass a copy off as proven', async () => {
+    const { source, target } = await pair(40)
+    const key = `moves/${source}/_resume/runlocal-to-${target}.json`
+    // Every segment "done", nothing in the backup, an empty digest: true to its own shape.
+    const planted = {
+      version: 1,
+      source,
+      target,
+      totalSegments: 16,
+      targetWasEmpty: true,
+      backup: {
+        runLabel: '20261203T120000Z',
+        exportId: '01796332308333-5d2540f1',
+        startTime: '2026-12-03T12:00:00.000Z'
+      },
+      files: [],
+      positions: Array.from({ length: 16 }, (_, segment) => ({ segment, done: true })),
+      items: 0,
+      digest: new ContentDigest().state(),
+      savedAt: '2026-12-03T12:00:01.000Z'
+    }
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(planted) }))
+    const result = await runAction(inputs(source, target, { resume: 'true' }))
+    expect(result.failed).toBe(true)
+    expect(result.report.pairs[0]!.errorCode).toBe('resume.mismatch')
+    expect(result.report.pairs[0]!.verified).not.toBe(true)
+    expect(result.log).toContain('does not add up to a fresh scan of the source (40 items)')
   })
 
   it('says how to go on when a copy fails after a checkpoint, and a re-run finishes it', async () => {
@@ -116,7 +145,12 @@ describe('resume', () => {
     expect(failed.report.pairs[0]!.error).toContain(hint)
     expect(failed.log).toContain(hint)
 
-    const resumed = await runAction(inputs(source, target, { resume: 'true' }))
+    // Resuming writes into the target the stopped attempt filled part-way.
+    const refused = await runAction(inputs(source, target, { resume: 'true' }))
+    expect(refused.report.errorCode).toBe('preflight.targetNotEmpty')
+    const resumed = await runAction(
+      inputs(source, target, { resume: 'true', 'allow-non-empty-target': 'true' })
+    )
     expect(resumed.report.error).toBeUndefined()
     expect(resumed.log).toContain('resume: going on from the checkpoint')
     const done = resumed.report.pairs[0]!

@@ -18,6 +18,8 @@ export interface RoleSettings {
   now?: () => number
   /** Says, without secrets, when credentials were obtained or a refresh failed. */
   log?: (line: string) => void
+  /** Masks a secret in the job's log (core.setSecret). */
+  mask?: (secret: string) => void
 }
 
 /** Refresh this long before credentials expire: a third of their life, at most 5 minutes. */
@@ -81,6 +83,8 @@ export function webIdentityCredentials(settings: RoleSettings): AwsCredentialIde
         `STS answered AssumeRoleWithWebIdentity for '${settings.roleArn}' without complete credentials.`
       )
     }
+    settings.mask?.(c.SecretAccessKey)
+    settings.mask?.(c.SessionToken)
     obtained++
     settings.log?.(
       `${obtained === 1 ? 'Assumed' : 'Refreshed'} role '${settings.roleArn}' (credentials ${obtained}, valid until ${c.Expiration.toISOString()}).`
@@ -105,6 +109,9 @@ export function webIdentityCredentials(settings: RoleSettings): AwsCredentialIde
     })
     try {
       current = await refreshing
+      // Credentials that come back already inside the margin (a skewed clock, a short
+      // session) are used for a while before STS is asked again, not at every call.
+      if (!fresh(current)) quietUntil = now() + Math.min(5_000, margin / 4)
       return current
     } catch (error) {
       if (valid(current)) {

@@ -88,6 +88,8 @@ interface OpenDataFile {
   sink: DataFileSink
   rawBytes: number
   openedAt: number
+  /** The file's number in the export (00000, 00001, …). */
+  index: number
   /** SHA-256 of the first line written (without its newline). */
   firstLineSha256?: Buffer
   /** Settles when every byte has gone through the sink (local file closed, parts handed on). */
@@ -290,6 +292,13 @@ export class BackupWriter {
     return this.storedEntries
   }
 
+  private readonly storedListeners: (() => void)[] = []
+
+  /** Calls `listener` each time a data file has been stored. */
+  onFileStored(listener: () => void): void {
+    this.storedListeners.push(listener)
+  }
+
   /** Data files go to the local folder when it is the backup or the artifact's content. */
   private get writesDataLocally(): boolean {
     return this.options.keepLocal || !this.options.s3
@@ -304,14 +313,14 @@ export class BackupWriter {
    * Appends items; calls are queued, so concurrent scan segments may call it freely. Resolves
    * once the items are in the gzip stream and its output fits in the parts allowed in memory.
    */
-  write(items: readonly Item[] | PageItems): Promise<void> {
+  write(items: readonly Item[] | PageItems, onAppended?: (file: number) => void): Promise<void> {
     const page = items instanceof PageItems ? items : PageItems.of(items)
-    const next = this.queue.then(() => this.append(page))
+    const next = this.queue.then(() => this.append(page, onAppended))
     this.queue = next.catch(() => undefined)
     return next
   }
 
-  private async append(items: PageItems): Promise<void> {
+  private async append(items: PageItems, onAppended?: (file: number) => void): Promise<void> {
     this.throwIfFailed()
     if (items.length === 0) return
     const file = this.current ?? this.openDataFile()
@@ -322,6 +331,8 @@ export class BackupWriter {
     }
     file.entry.itemCount += items.length
     this.itemCount += items.length
+    // Before anything can close the file: the caller learns which file holds the page.
+    onAppended?.(file.index)
     file.rawBytes += chunk.length
     try {
       if (!file.gzip.write(chunk)) await drained(file.gzip)
@@ -344,7 +355,8 @@ export class BackupWriter {
   }
 
   private openDataFile(): OpenDataFile {
-    const relative = dataFileKey(this.exportId, this.fileIndex++, randomBytes(6).toString('hex'))
+    const index = this.fileIndex++
+    const relative = dataFileKey(this.exportId, index, randomBytes(6).toString('hex'))
     const entry: DataFileEntry = {
       itemCount: 0,
       md5Checksum: '',
@@ -381,6 +393,7 @@ export class BackupWriter {
       sink,
       rawBytes: 0,
       openedAt: this.now().getTime(),
+      index,
       finished: pipeline(gzip, sink),
       stored,
       settleStored
@@ -410,6 +423,7 @@ export class BackupWriter {
       () => {
         this.storedEntries.push(open.entry)
         open.settleStored()
+        for (const listener of this.storedListeners) listener()
       },
       (error: unknown) => {
         this.failure ??= backupFailure(`writing ${this.whereOf(open)}`, error)

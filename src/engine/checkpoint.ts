@@ -14,7 +14,7 @@ import type { DurableProgress, ScanPosition } from './ledger.js'
 
 export const CHECKPOINT_VERSION = 1
 /** A checkpoint is small (positions, file list, digest state): anything larger is not one. */
-export const MAX_CHECKPOINT_BYTES = 8 * 1024 * 1024
+export const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
 
 /** Where a copy stands: enough for a re-run of the job to go on from there. */
 export interface Checkpoint {
@@ -39,8 +39,6 @@ export interface Checkpoint {
 /** Where a pair's checkpoint is kept: beside its backups, found again from the run id. */
 export type CheckpointStore =
   { kind: 's3'; client: S3Client; bucket: string; key: string } | { kind: 'local'; file: string }
-
-const SAFE_NAME = /^[A-Za-z0-9_.-]{1,255}$/
 
 /**
  * The checkpoint's place for a pair and a run: under `backup-s3-uri` when it is set (a re-run
@@ -97,7 +95,7 @@ export async function deleteCheckpoint(store: CheckpointStore): Promise<void> {
 /** The saved checkpoint, checked; undefined when there is none. */
 export async function loadCheckpoint(
   store: CheckpointStore,
-  expected: { source: string; target: string; totalSegments: number }
+  expected: { source: string; target: string; totalSegments: number; runId: string }
 ): Promise<Checkpoint | undefined> {
   let text: string
   try {
@@ -160,7 +158,7 @@ function isKey(v: unknown): v is Item {
 export function parseCheckpoint(
   text: string,
   where: string,
-  expected: { source: string; target: string; totalSegments: number }
+  expected: { source: string; target: string; totalSegments: number; runId: string }
 ): Checkpoint {
   const bad = (why: string): ActionError =>
     new ActionError(
@@ -185,16 +183,21 @@ export function parseCheckpoint(
   }
   if (typeof data.targetWasEmpty !== 'boolean') throw bad("'targetWasEmpty' is not true or false")
   const backup = data.backup
+  // The backup's folder is this run's (an earlier attempt's label) and its export one this
+  // action names: a checkpoint cannot point the copy at another backup or outside its folder.
+  const runId = expected.runId.replace(/[^A-Za-z0-9_-]/g, '')
+  const label =
+    runId === 'local' ? /^\d{8}T\d{6}Z$/ : new RegExp(`^\\d{8}T\\d{6}Z-run${runId}-\\d{1,6}$`)
   if (
     !isRecord(backup) ||
     typeof backup.runLabel !== 'string' ||
-    !SAFE_NAME.test(backup.runLabel) ||
+    !label.test(backup.runLabel) ||
     typeof backup.exportId !== 'string' ||
-    !SAFE_NAME.test(backup.exportId) ||
+    !/^\d{14}-[0-9a-f]{8}$/.test(backup.exportId) ||
     typeof backup.startTime !== 'string' ||
     Number.isNaN(Date.parse(backup.startTime))
   ) {
-    throw bad("'backup' is not a run label, export id and start time")
+    throw bad("'backup' is not this run's backup folder, an export id and a start time")
   }
   if (!Array.isArray(data.files) || data.files.length > 100_000) throw bad("'files' is not a list")
   const dataPrefix = `AWSDynamoDB/${backup.exportId}/data/`
@@ -215,8 +218,10 @@ export function parseCheckpoint(
     // Only data files of this backup's export: nothing else may be kept or listed.
     const at = f.dataFileS3Key.indexOf(dataPrefix)
     const name = at === -1 ? '' : f.dataFileS3Key.slice(at + dataPrefix.length)
-    if (!/^\d{5,}-[0-9a-f]{12}\.json\.gz$/.test(name)) {
-      throw bad(`file ${i + 1} is not a data file of export '${backup.exportId}'`)
+    const number = /^(\d{5,})-[0-9a-f]{12}\.json\.gz$/.exec(name)
+    // The data files in the order written, each once: 00000-…, 00001-…, …
+    if (!number || Number(number[1]) !== i) {
+      throw bad(`file ${i + 1} is not data file ${i} of export '${backup.exportId}'`)
     }
     files.push({
       itemCount: f.itemCount,
@@ -276,9 +281,9 @@ export function parseCheckpoint(
 }
 
 /**
- * Saves checkpoints as the pass's pages become durable: only at a consistent cut, where the
- * durable pages are exactly those of a prefix of the backup's stored data files (so a resumed
- * backup holds every item once), at most one save at a time and the latest cut first.
+ * Saves checkpoints as the pass's pages become durable: only at a cut where the durable pages
+ * are exactly those of the backup's first data files (FileCutLedger), so a resumed backup
+ * holds every item once; at most one save at a time, the latest cut next.
  */
 export class CheckpointSaver {
   private saving: Promise<void> = Promise.resolve()
@@ -293,20 +298,20 @@ export class CheckpointSaver {
     private readonly now: () => Date = () => new Date()
   ) {}
 
-  /** The pass's durable progress, with the backup's stored data files in order. */
+  /**
+   * The pass's durable progress, cut at the backup's data files (`progress.files`: see
+   * FileCutLedger), with the backup's stored data files in order. Progress without a cut is
+   * not saved.
+   */
   offer(progress: DurableProgress, storedFiles: readonly DataFileEntry[]): void {
-    let sum = 0
-    let count = -1
-    if (progress.items === 0) count = 0
-    for (let i = 0; i < storedFiles.length && count < 0; i++) {
-      sum += (storedFiles[i] as DataFileEntry).itemCount
-      if (sum === progress.items) count = i + 1
-      if (sum > progress.items) break
-    }
-    if (count < 0) return
+    const count = progress.files
+    if (count === undefined || count > storedFiles.length) return
+    const files = storedFiles.slice(0, count)
+    // The cut's files hold exactly its items, or it is not one.
+    if (files.reduce((sum, f) => sum + f.itemCount, 0) !== progress.items) return
     this.pending = {
       ...this.base,
-      files: storedFiles.slice(0, count).map((f) => ({ ...f })),
+      files: files.map((f) => ({ ...f })),
       positions: progress.positions.map((p) => ({ ...p })),
       items: progress.items,
       digest: progress.digest.state(),

@@ -9,7 +9,13 @@ import { sharedHeapGuard, type HeapGuard } from '../util/heap.js'
 import type { Sleep } from '../util/retry.js'
 import { ContentDigest } from '../verify/digest.js'
 import type { KeyLookup } from '../verify/lookup.js'
-import { DurableLedger, type DurableProgress, type ScanPosition } from './ledger.js'
+import {
+  DurableLedger,
+  FileCutLedger,
+  type CutEntry,
+  type DurableProgress,
+  type ScanPosition
+} from './ledger.js'
 
 /** Where a pass reads its items from. */
 export type ItemSource =
@@ -123,18 +129,44 @@ export async function runPass(
   )
   const heap = settings.heap ?? sharedHeapGuard
 
-  const ledger = new DurableLedger(settings.onDurable, start)
+  // With a backup, durable progress is cut at its data files (what a checkpoint keeps);
+  // without one, each segment's pages held by every consumer.
+  const backup = consumers.backup
+  const cutLedger =
+    backup && settings.onDurable
+      ? new FileCutLedger(
+          settings.onDurable,
+          () => backup.storedFiles().length,
+          start ? { ...start, files: start.files ?? 0 } : undefined
+        )
+      : undefined
+  if (cutLedger && backup) backup.onFileStored(() => cutLedger.fileStored())
+  const ledger = cutLedger ? undefined : new DurableLedger(settings.onDurable, start)
 
-  const handle = async (page: PageItems): Promise<Buffer[]> => {
+  const handle = async (
+    page: PageItems,
+    scanned?: { segment: number; lastEvaluatedKey: Item | undefined }
+  ): Promise<Buffer[]> => {
     const hashes: Buffer[] = []
     for (let i = 0; i < page.length; i++) {
       const hash = page.hash(i)
       digest.addHash(hash)
       hashes.push(hash)
     }
+    let cut: CutEntry | undefined
     // The backup and the target take each item's JSON text, made at most once for both.
-    if (consumers.backup) await consumers.backup.write(page)
+    if (consumers.backup) {
+      await consumers.backup.write(page, (file) => {
+        if (cutLedger && scanned) {
+          cut = cutLedger.page(scanned.segment, scanned.lastEvaluatedKey, hashes, file)
+        }
+      })
+    }
     if (consumers.writer) await consumers.writer.put(page)
+    if (cutLedger && scanned && page.length === 0) {
+      cutLedger.emptyPage(scanned.segment, scanned.lastEvaluatedKey)
+    }
+    cut?.written(consumers.writer?.queuedWritten() ?? Promise.resolve())
     if (consumers.lookup) {
       const buckets = consumers.lookupBuckets
       const picked: Item[] = []
@@ -185,8 +217,11 @@ export async function runPass(
         },
         async (page: ScanPage) => {
           settings.onPageRead?.(page.consumedCapacity)
-          const hashes = await handle(page.items)
-          ledger.page(
+          const hashes = await handle(page.items, {
+            segment: page.segment,
+            lastEvaluatedKey: page.lastEvaluatedKey
+          })
+          ledger?.page(
             page.segment,
             page.lastEvaluatedKey,
             hashes,

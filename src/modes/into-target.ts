@@ -51,6 +51,8 @@ export interface IntoTarget {
    * backup; `from` is the one this attempt goes on from. Deleted once the copy is proven.
    */
   checkpoint?: { store: CheckpointStore; from?: Checkpoint }
+  /** A resumed copy: reads its finished backup back whole; throws unless it holds `digest`. */
+  proveResumedBackup?: (digest: ContentDigest) => Promise<void>
 }
 
 /**
@@ -127,7 +129,8 @@ export async function moveIntoTarget(
             resumeFrom: {
               positions: from.positions,
               items: from.items,
-              digest: ContentDigest.fromState(from.digest)
+              digest: ContentDigest.fromState(from.digest),
+              files: from.files.length
             }
           }
         : {}),
@@ -162,11 +165,23 @@ export async function moveIntoTarget(
         })
       : undefined
     targetScan?.catch(() => undefined) // awaited below; this only marks it handled meanwhile
+    // A resumed copy's digest is partly the checkpoint's, which came from outside: it is
+    // proven against a fresh scan of the whole source instead, never against itself.
+    const sourceScan = from
+      ? runPipeline(ctx, {
+          table: source.name,
+          label: `verify ${source.name}`,
+          approximateItems: move.approximateItems,
+          shouldStop: () => stopScan
+        })
+      : undefined
+    sourceScan?.catch(() => undefined)
     try {
       await move.afterWrite?.(pass, backup)
     } catch (error) {
       stopScan = true
       await targetScan?.catch(() => undefined)
+      await sourceScan?.catch(() => undefined)
       throw error
     }
     report.phases = { copyMs: Date.now() - copyStarted }
@@ -177,8 +192,22 @@ export async function moveIntoTarget(
       )
     }
 
+    let sourceDigest = pass.digest
+    if (sourceScan && from && move.checkpoint) {
+      const fresh = (await sourceScan).digest
+      if (fresh.digest !== pass.digest.digest || fresh.count !== pass.digest.count) {
+        throw new ActionError(
+          'resume.mismatch',
+          `The resumed copy of '${source.name}' (${itemCount(from.items)} from the checkpoint at ${describeStore(move.checkpoint.store)}, ${itemCount(pass.scanned)} read now) does not add up to a fresh scan of the source (${itemCount(fresh.count)}): the checkpoint did not hold, or the source changed. Delete the checkpoint and copy again from the start.`
+        )
+      }
+      sourceDigest = fresh
+      // The backup kept the stopped attempt's data files: it is read back whole and must hold
+      // exactly the source's items.
+      await move.proveResumedBackup?.(fresh)
+    }
     const verdict = targetScan
-      ? await judgeDigests(ctx, source, target, pass.digest, (await targetScan).digest)
+      ? await judgeDigests(ctx, source, target, sourceDigest, (await targetScan).digest)
       : await verifyContained(ctx, source, target, pass.digest.count)
     const verified = recordVerdict(report, verdict)
     report.phases.verifyMs = Date.now() - verifyStarted

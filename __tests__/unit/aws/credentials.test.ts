@@ -51,8 +51,11 @@ describe('aws/credentials.ts', () => {
     expect(refreshMarginMs(3)).toBe(1000)
     let n = 0
     sts.on(AssumeRoleWithWebIdentityCommand).callsFake(() => answer(++n, t + 900_000))
-    const provider = webIdentityCredentials(settings())
+    const masked: string[] = []
+    const provider = webIdentityCredentials(settings({ mask: (s: string) => masked.push(s) }))
     expect((await provider()).accessKeyId).toBe('ASIA1')
+    // The secret and the session token are masked in the job's log as soon as they exist.
+    expect(masked).toEqual(['secret-1', 'token-1'])
     t += 500_000
     expect((await provider()).accessKeyId).toBe('ASIA1')
     t += 100_001 // 299,999 ms left: inside the margin

@@ -12,7 +12,7 @@ import {
 import { ContentDigest } from '../../../src/verify/digest.js'
 import type { DataFileEntry } from '../../../src/backup/format.js'
 
-const expected = { source: 'orders', target: 'orders-v2', totalSegments: 4 }
+const expected = { source: 'orders', target: 'orders-v2', totalSegments: 4, runId: '7' }
 const exportId = '01796332308333-5d2540f1'
 
 function file(index: number, itemCount: number): DataFileEntry {
@@ -31,7 +31,9 @@ function valid(): Checkpoint {
   for (let i = 0; i < 30; i++) digest.add({ pk: { S: `k${i}` } })
   return {
     version: 1,
-    ...expected,
+    source: expected.source,
+    target: expected.target,
+    totalSegments: expected.totalSegments,
     targetWasEmpty: true,
     backup: {
       runLabel: '20261203T120000Z-run7-1',
@@ -131,10 +133,17 @@ describe('engine/checkpoint.ts', () => {
           positions: [{ segment: 1, done: false, lastEvaluatedKey: { pk: { M: {} } } }]
         })
       ],
+      ['a run label with a path in it', (c) => ({ ...c, backup: { ...c.backup, runLabel: '..' } })],
       [
-        'a run label with a path in it',
-        (c) => ({ ...c, backup: { ...c.backup, runLabel: '../x' } })
+        "another run's backup folder",
+        (c) => ({ ...c, backup: { ...c.backup, runLabel: '20261203T120000Z-run8-1' } })
       ],
+      [
+        'an export id this action does not make',
+        (c) => ({ ...c, backup: { ...c.backup, exportId: '..' } })
+      ],
+      ['a data file twice', (c) => ({ ...c, files: [c.files[0], c.files[0]] })],
+      ['data files out of order', (c) => ({ ...c, files: [c.files[1], c.files[0]] })],
       ['a digest that is not one', (c) => ({ ...c, digest: { version: 1, buckets: 'x' } })]
     ]
     for (const [what, change] of bad) {
@@ -150,10 +159,10 @@ describe('engine/checkpoint.ts', () => {
 
   it('keeps checkpoints in backup-dir without S3, written whole, and finds none where none is', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'checkpoint-'))
-    const store = checkpointStore({ backupDir: dir }, 'orders', 'orders-v2', '77')
+    const store = checkpointStore({ backupDir: dir }, 'orders', 'orders-v2', '7')
     expect(store).toEqual({
       kind: 'local',
-      file: path.join(dir, 'orders', '_resume', 'run77-to-orders-v2.json')
+      file: path.join(dir, 'orders', '_resume', 'run7-to-orders-v2.json')
     })
     expect(await loadCheckpoint(store, expected)).toBeUndefined()
     const { version, source, target, totalSegments, targetWasEmpty, backup } = valid()
@@ -163,12 +172,17 @@ describe('engine/checkpoint.ts', () => {
       () => undefined
     )
     const digest = ContentDigest.fromState(valid().digest)
-    // Not a consistent cut: 30 durable items, but the stored files hold 10 or 10 + 25.
-    saver.offer({ positions: valid().positions, items: 30, digest }, [file(0, 10), file(1, 25)])
+    // Progress that is not cut at data files is never saved, nor a cut whose files do not
+    // hold its items.
+    saver.offer({ positions: valid().positions, items: 30, digest }, [file(0, 10), file(1, 20)])
+    saver.offer({ positions: valid().positions, items: 30, digest, files: 2 }, [
+      file(0, 10),
+      file(1, 25)
+    ])
     await saver.flush()
     expect(saver.saved).toBe(0)
     // A cut at the end of the second file.
-    saver.offer({ positions: valid().positions, items: 30, digest }, [
+    saver.offer({ positions: valid().positions, items: 30, digest, files: 2 }, [
       file(0, 10),
       file(1, 20),
       file(2, 5)

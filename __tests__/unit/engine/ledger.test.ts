@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { DurableLedger, type DurableProgress } from '../../../src/engine/ledger.js'
+import { DurableLedger, FileCutLedger, type DurableProgress } from '../../../src/engine/ledger.js'
 import { ContentDigest, itemHash } from '../../../src/verify/digest.js'
 import type { Item } from '../../../src/types.js'
 
@@ -86,5 +86,67 @@ describe('engine/ledger.ts', () => {
     later.resolve()
     await settle()
     expect(ledger.progress()).toMatchObject({ items: 0, positions: [] })
+  })
+})
+
+describe('engine/ledger.ts: FileCutLedger', () => {
+  const hash = (n: number): Buffer => Buffer.alloc(32, n)
+  const hashes = (from: number, count: number): Buffer[] =>
+    Array.from({ length: count }, (_, i) => hash(from + i))
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+  it('cuts only at data files whose every page the target holds, whatever order pages finish in', async () => {
+    let stored = 0
+    const cuts: DurableProgress[] = []
+    const ledger = new FileCutLedger(
+      (p) => cuts.push(p),
+      () => stored
+    )
+    // File 0 holds page A (segment 0) and page B (segment 1); file 1 holds page C (segment 2).
+    const a = ledger.page(0, { pk: { S: 'a' } }, hashes(0, 10), 0)
+    const b = ledger.page(1, { pk: { S: 'b' } }, hashes(10, 10), 0)
+    const c = ledger.page(2, undefined, hashes(20, 10), 1)
+    let writeA: () => void = () => undefined
+    a.written(new Promise<void>((resolve) => (writeA = resolve)))
+    b.written(Promise.resolve())
+    c.written(Promise.resolve())
+    stored = 2
+    ledger.fileStored()
+    await settle()
+    // A is not written yet: no cut, though B and C (20 items) are done.
+    expect(cuts).toEqual([])
+    writeA()
+    await settle()
+    const last = cuts.at(-1)!
+    expect(last.files).toBe(2)
+    expect(last.items).toBe(30)
+    expect(last.positions).toEqual([
+      { segment: 0, lastEvaluatedKey: { pk: { S: 'a' } }, done: false },
+      { segment: 1, lastEvaluatedKey: { pk: { S: 'b' } }, done: false },
+      { segment: 2, done: true }
+    ])
+    const all = new ContentDigest()
+    for (const h of hashes(0, 30)) all.addHash(h)
+    expect(last.digest.summary()).toEqual(all.summary())
+  })
+
+  it('stops cutting rather than cut wrong when a page arrives for a file already behind the cut', async () => {
+    let stored = 0
+    const cuts: DurableProgress[] = []
+    const ledger = new FileCutLedger(
+      (p) => cuts.push(p),
+      () => stored
+    )
+    ledger.page(0, { pk: { S: 'a' } }, hashes(0, 5), 0).written(Promise.resolve())
+    stored = 1
+    await settle()
+    ledger.fileStored()
+    expect(cuts.at(-1)?.files).toBe(1)
+    ledger.page(1, { pk: { S: 'b' } }, hashes(5, 5), 0).written(Promise.resolve())
+    ledger.page(1, undefined, hashes(10, 5), 1).written(Promise.resolve())
+    stored = 2
+    await settle()
+    ledger.fileStored()
+    expect(cuts).toHaveLength(1)
   })
 })
