@@ -36,7 +36,10 @@ export class PageSizer {
   private bytes = 0
   private items = 0
 
-  constructor(private readonly pageBytes: number) {}
+  constructor(
+    private readonly pageBytes: number,
+    private readonly firstLimit = FIRST_PAGE_LIMIT
+  ) {}
 
   record(bytes: number, items: number): void {
     this.bytes += bytes
@@ -44,7 +47,7 @@ export class PageSizer {
   }
 
   limit(): number {
-    if (this.items === 0 || this.bytes === 0) return FIRST_PAGE_LIMIT
+    if (this.items === 0 || this.bytes === 0) return this.firstLimit
     const perItem = this.bytes / this.items
     return Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(this.pageBytes / perItem)))
   }
@@ -166,7 +169,11 @@ export async function scanTable(
     const capBytes = Math.max(4096, caps.units.perSecond * bytesPerReadUnit(consistentRead))
     pageBytes = pageBytes > 0 ? Math.min(pageBytes, capBytes) : capBytes
   }
-  const sizer = pageBytes > 0 ? new PageSizer(pageBytes) : undefined
+  // Under a read cap the first pages ask for one item each, until the size of an item is
+  // known: every segment's first page at DynamoDB's 1 MB would spend many seconds of the cap
+  // at once.
+  const sizer =
+    pageBytes > 0 ? new PageSizer(pageBytes, caps?.units ? 1 : FIRST_PAGE_LIMIT) : undefined
   const maxItems = caps?.items ? Math.max(1, Math.floor(caps.items.perSecond)) : undefined
   const pageLimit = (): number | undefined => {
     const limit = sizer?.limit()
